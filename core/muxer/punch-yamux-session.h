@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "punch-yamux-stream.h"
+
+G_BEGIN_DECLS
+
+#define PUNCH_YAMUX_PROTOCOL "/yamux/1.0.0"
+#define PUNCH_YAMUX_INITIAL_WINDOW (256 * 1024)
+#define PUNCH_YAMUX_MAX_WINDOW     (16 * 1024 * 1024)
+
+#define PUNCH_TYPE_YAMUX_SESSION (punch_yamux_session_get_type ())
+G_DECLARE_FINAL_TYPE (PunchYamuxSession, punch_yamux_session, PUNCH, YAMUX_SESSION, GObject)
+
+/**
+ * PunchYamuxSession:
+ *
+ * Yamux over any #GIOStream (normally a secured connection). The client uses
+ * odd stream IDs, the server even ones. Flow control per stream: 256 KiB
+ * initial window, grown up to 16 MiB while the reader keeps up; a slow reader
+ * stops the sender, never grows our memory.
+ *
+ * Properties: "is-client", "keepalive-interval" (seconds, 0 = off, default 30),
+ *   "max-streams" (inbound, default 1000), "accept-backlog" (unacknowledged
+ *   outbound streams, default 256), "rtt" (last keepalive/ping RTT in µs),
+ *   "n-streams", "closed".
+ * Signals:
+ * - "stream" (PunchYamuxStream *stream): the remote opened a stream; the
+ *   handler takes a reference. Unhandled streams are reset.
+ * - "closed" (GError *error): the session ended (GoAway, EOF or error; NULL
+ *   error for a clean GoAway/close).
+ */
+PunchYamuxSession *punch_yamux_session_new (GIOStream *base, gboolean is_client);
+/* Starts reading frames; signals fire from the thread-default main context. */
+void               punch_yamux_session_start (PunchYamuxSession *self);
+
+void               punch_yamux_session_open_stream_async  (PunchYamuxSession  *self,
+                                                           GCancellable       *cancellable,
+                                                           GAsyncReadyCallback callback,
+                                                           gpointer            user_data);
+PunchYamuxStream  *punch_yamux_session_open_stream_finish (PunchYamuxSession *self,
+                                                           GAsyncResult      *result,
+                                                           GError           **error);
+
+/* Sends a Ping and returns the round-trip time in microseconds. */
+void               punch_yamux_session_ping_async  (PunchYamuxSession  *self,
+                                                    GCancellable       *cancellable,
+                                                    GAsyncReadyCallback callback,
+                                                    gpointer            user_data);
+gint64             punch_yamux_session_ping_finish (PunchYamuxSession *self,
+                                                    GAsyncResult      *result,
+                                                    GError           **error);
+
+/* Sends GoAway (normal), resets open streams, closes the base stream. */
+void               punch_yamux_session_close_async  (PunchYamuxSession  *self,
+                                                     GCancellable       *cancellable,
+                                                     GAsyncReadyCallback callback,
+                                                     gpointer            user_data);
+gboolean           punch_yamux_session_close_finish (PunchYamuxSession *self,
+                                                     GAsyncResult      *result,
+                                                     GError           **error);
+
+gboolean           punch_yamux_session_is_closed (PunchYamuxSession *self);
+gboolean           punch_yamux_session_get_is_client (PunchYamuxSession *self);
+gint64             punch_yamux_session_get_rtt (PunchYamuxSession *self);
+guint              punch_yamux_session_get_n_streams (PunchYamuxSession *self);
+
+G_END_DECLS
