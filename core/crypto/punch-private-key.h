@@ -14,9 +14,11 @@ G_DECLARE_FINAL_TYPE (PunchPrivateKey, punch_private_key, PUNCH, PRIVATE_KEY, GO
 PunchPrivateKey *punch_private_key_generate (GError **error);
 /* Parses a libp2p PrivateKey protobuf (Ed25519 only; 64-byte and legacy 96-byte forms). */
 PunchPrivateKey *punch_private_key_new_from_protobuf (const guint8 *data, gsize len, GError **error);
+/* Getters return (transfer none) values owned by the key. */
 GBytes          *punch_private_key_get_protobuf (PunchPrivateKey *self);
 PunchPublicKey  *punch_private_key_get_public_key (PunchPrivateKey *self);
 PunchPeerId     *punch_private_key_get_peer_id (PunchPrivateKey *self);
+/* (transfer full): a 64-byte Ed25519 signature */
 GBytes          *punch_private_key_sign (PunchPrivateKey *self,
                                          const guint8    *data,
                                          gsize            len,

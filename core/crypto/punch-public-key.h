@@ -23,7 +23,8 @@ G_DECLARE_FINAL_TYPE (PunchPublicKey, punch_public_key, PUNCH, PUBLIC_KEY, GObje
 
 /* Parses a libp2p PublicKey protobuf; Ed25519, RSA, secp256k1 and ECDSA. */
 PunchPublicKey *punch_public_key_new_from_protobuf (const guint8 *data, gsize len, GError **error);
-/* The deterministic PublicKey protobuf encoding */
+/* The deterministic PublicKey protobuf encoding. Getters return (transfer
+ * none) values owned by the key: take a ref to keep them. */
 GBytes         *punch_public_key_get_protobuf (PunchPublicKey *self);
 PunchKeyType    punch_public_key_get_key_type (PunchPublicKey *self);
 PunchPeerId    *punch_public_key_get_peer_id (PunchPublicKey *self);

@@ -26,6 +26,7 @@ GBytes              *punch_signed_envelope_seal (PunchPrivateKey *key,
                                                  gsize            payload_type_len,
                                                  GBytes          *payload,
                                                  GError         **error);
+/* (transfer none) */
 PunchPublicKey      *punch_signed_envelope_get_public_key (PunchSignedEnvelope *self);
 GBytes              *punch_signed_envelope_get_payload_type (PunchSignedEnvelope *self);
 GBytes              *punch_signed_envelope_get_payload (PunchSignedEnvelope *self);
