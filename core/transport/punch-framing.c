@@ -51,7 +51,8 @@ on_body_read (GObject      *source,
                          (GDestroyNotify) g_bytes_unref);
 }
 
-/* Called once the last prefix byte (no continuation bit) is in. */
+/* Called once the last prefix byte (no continuation bit) is in; does not
+ * take the caller's reference to @task. */
 static void
 prefix_complete (GTask *task)
 {
@@ -85,7 +86,7 @@ prefix_complete (GTask *task)
   g_input_stream_read_all_async (stream, state->body, state->body_len,
                                  g_task_get_priority (task),
                                  g_task_get_cancellable (task),
-                                 on_body_read, g_steal_pointer (&task));
+                                 on_body_read, g_object_ref (task));
 }
 
 static void
@@ -118,7 +119,7 @@ on_prefix_byte_read (GObject      *source,
   state->prefix_len++;
   if ((state->prefix[state->prefix_len - 1] & 0x80) == 0)
     {
-      prefix_complete (g_steal_pointer (&task));
+      prefix_complete (task);
       return;
     }
   if (state->prefix_len == PUNCH_VARINT_MAX_LEN)
