@@ -22,6 +22,11 @@ typedef enum
   PUNCH_DIRECTION_OUTBOUND,
 } PunchDirection;
 
+#define PUNCH_TYPE_CONNECTION_STATE (punch_connection_state_get_type ())
+GType punch_connection_state_get_type (void) G_GNUC_CONST;
+#define PUNCH_TYPE_DIRECTION (punch_direction_get_type ())
+GType punch_direction_get_type (void) G_GNUC_CONST;
+
 #define PUNCH_TYPE_CONNECTION (punch_connection_get_type ())
 G_DECLARE_FINAL_TYPE (PunchConnection, punch_connection, PUNCH, CONNECTION, GObject)
 
@@ -59,6 +64,8 @@ gint64                punch_connection_get_rtt (PunchConnection *self);
 /* Records an RTT sample: updates "rtt" and emits "rtt-sample". */
 void                  punch_connection_add_rtt_sample (PunchConnection *self, gint64 rtt_us);
 GDateTime            *punch_connection_get_opened_at (PunchConnection *self);
+/* NULL while the connection is open. */
+GDateTime            *punch_connection_get_closed_at (PunchConnection *self);
 
 /* Opens a muxed stream and negotiates one of @protocols with multistream-select. */
 void                  punch_connection_open_stream_async  (PunchConnection    *self,

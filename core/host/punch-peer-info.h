@@ -35,5 +35,8 @@ GPtrArray       *punch_peer_info_get_addrs (PunchPeerInfo *self);
 /* Replaces the listen addresses; takes a reference on each element. */
 void             punch_peer_info_set_addrs (PunchPeerInfo *self, GPtrArray *addrs);
 void             punch_peer_info_add_addr (PunchPeerInfo *self, PunchMultiaddr *addr);
+GDateTime       *punch_peer_info_get_last_seen (PunchPeerInfo *self);
+/* Sets "last-seen" to now (a connection opened, identify answered…). */
+void             punch_peer_info_touch (PunchPeerInfo *self);
 
 G_END_DECLS

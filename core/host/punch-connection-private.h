@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "punch-connection.h"
+#include "punch-upgrader.h"
+#include "punch-yamux-session.h"
+
+G_BEGIN_DECLS
+
+/**
+ * PunchConnectionStreamFunc:
+ * @connection: the connection
+ * @stream: (transfer none): a stream the remote opened, not negotiated yet
+ * @user_data: the data given with the function
+ *
+ * Receives inbound streams; take a reference to keep @stream.
+ */
+typedef void (*PunchConnectionStreamFunc) (PunchConnection  *connection,
+                                           PunchYamuxStream *stream,
+                                           gpointer          user_data);
+
+/* Wraps an upgraded connection (takes a reference on @upgrade's session, peer
+ * ID and key; copies the protocol names). The state starts OPEN, "opened-at"
+ * now. */
+PunchConnection   *punch_connection_new (guint           id,
+                                         PunchUpgrade   *upgrade,
+                                         PunchMultiaddr *local_addr,
+                                         PunchMultiaddr *remote_addr,
+                                         PunchDirection  direction);
+
+/* Where inbound streams go; without a function they are reset. NULL clears. */
+void               punch_connection_set_stream_func (PunchConnection           *self,
+                                                     PunchConnectionStreamFunc  func,
+                                                     gpointer                   user_data);
+
+void               punch_connection_set_relayed (PunchConnection *self, gboolean relayed);
+void               punch_connection_set_limited (PunchConnection *self, gboolean limited);
+PunchYamuxSession *punch_connection_get_session (PunchConnection *self);
+
+G_END_DECLS

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "punch-host.h"
+#include "punch-upgrader.h"
+
+G_BEGIN_DECLS
+
+/**
+ * punch_host_adopt_connection:
+ * @upgrade: an upgraded connection (e.g. over a relayed stream); the host
+ *   takes its own references
+ * @local_addr: (nullable): our side's address
+ * @remote_addr: (nullable): the remote's address (a /p2p-circuit address for
+ *   a relayed connection)
+ * @relayed: whether it runs over a relay
+ * @limited: whether the relay limits it (duration or data)
+ *
+ * Makes an upgrade a connection of the host: it joins the connection list,
+ * the peer store learns the peer and "connection-opened" is emitted.
+ *
+ * Returns: (transfer none): the connection, alive while it is in the list
+ */
+PunchConnection *punch_host_adopt_connection (PunchHost      *self,
+                                              PunchUpgrade   *upgrade,
+                                              PunchMultiaddr *local_addr,
+                                              PunchMultiaddr *remote_addr,
+                                              PunchDirection  direction,
+                                              gboolean        relayed,
+                                              gboolean        limited);
+
+G_END_DECLS

@@ -1,0 +1,1300 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "punch-host.h"
+#include "punch-host-private.h"
+
+#include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "punch-connection-private.h"
+#include "punch-error.h"
+#include "punch-multistream.h"
+#include "punch-tcp-transport.h"
+#include "punch-upgrader.h"
+#include "punch-yamux-stream.h"
+
+/* go-libp2p's default for negotiating the protocol of an inbound stream. */
+#define INBOUND_NEGOTIATION_TIMEOUT_SECONDS 10
+
+typedef struct
+{
+  PunchStreamHandler handler;
+  gpointer           user_data;
+  GDestroyNotify     destroy;
+} HandlerEntry;
+
+struct _PunchHost
+{
+  GObject            parent_instance;
+
+  PunchPrivateKey   *key;
+  PunchPeerId       *peer_id;
+  char              *agent_version;
+
+  PunchTcpTransport *transport;
+  PunchPeerStore    *peer_store;
+  GListStore        *connections;
+  /* protocol ID → HandlerEntry */
+  GHashTable        *handlers;
+  guint              next_connection_id;
+
+  /* Cancels pending upgrades, dials and negotiations on close; replaced by a
+   * fresh one afterwards so that the host stays usable. */
+  GCancellable      *cancellable;
+};
+
+G_DEFINE_FINAL_TYPE (PunchHost, punch_host, G_TYPE_OBJECT)
+
+enum
+{
+  PROP_0,
+  PROP_PRIVATE_KEY,
+  PROP_PEER_ID,
+  PROP_AGENT_VERSION,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+enum
+{
+  SIGNAL_CONNECTION_OPENED,
+  SIGNAL_CONNECTION_CLOSED,
+  SIGNAL_LISTEN_ADDRS_CHANGED,
+  SIGNAL_DIAL_FAILED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void on_incoming (PunchTcpTransport *transport,
+                         GSocketConnection *connection,
+                         PunchHost         *self);
+
+static void
+handler_entry_free (HandlerEntry *entry)
+{
+  if (entry->destroy != NULL)
+    entry->destroy (entry->user_data);
+  g_free (entry);
+}
+
+static void
+release_connection (PunchHost       *self,
+                    PunchConnection *connection)
+{
+  g_signal_handlers_disconnect_by_data (connection, self);
+  punch_connection_set_stream_func (connection, NULL, NULL);
+}
+
+static void
+punch_host_dispose (GObject *object)
+{
+  PunchHost *self = PUNCH_HOST (object);
+
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+
+  if (self->transport != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->transport, self);
+      punch_tcp_transport_close (self->transport);
+    }
+
+  /* Nobody can use the connections any more: end them, quietly. */
+  if (self->connections != NULL)
+    {
+      guint n = g_list_model_get_n_items (G_LIST_MODEL (self->connections));
+
+      for (guint i = 0; i < n; i++)
+        {
+          g_autoptr(PunchConnection) connection = g_list_model_get_item (G_LIST_MODEL (self->connections), i);
+
+          release_connection (self, connection);
+          punch_connection_close (connection);
+        }
+      g_list_store_remove_all (self->connections);
+    }
+
+  g_clear_object (&self->transport);
+  g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->handlers, g_hash_table_unref);
+
+  G_OBJECT_CLASS (punch_host_parent_class)->dispose (object);
+}
+
+static void
+punch_host_finalize (GObject *object)
+{
+  PunchHost *self = PUNCH_HOST (object);
+
+  g_clear_object (&self->connections);
+  g_clear_object (&self->peer_store);
+  g_clear_object (&self->key);
+  g_clear_pointer (&self->peer_id, punch_peer_id_unref);
+  g_clear_pointer (&self->agent_version, g_free);
+
+  G_OBJECT_CLASS (punch_host_parent_class)->finalize (object);
+}
+
+static void
+punch_host_get_property (GObject    *object,
+                         guint       prop_id,
+                         GValue     *value,
+                         GParamSpec *pspec)
+{
+  PunchHost *self = PUNCH_HOST (object);
+
+  switch (prop_id)
+    {
+    case PROP_PRIVATE_KEY:
+      g_value_set_object (value, self->key);
+      break;
+    case PROP_PEER_ID:
+      g_value_set_boxed (value, self->peer_id);
+      break;
+    case PROP_AGENT_VERSION:
+      g_value_set_string (value, self->agent_version);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+punch_host_set_property (GObject      *object,
+                         guint         prop_id,
+                         const GValue *value,
+                         GParamSpec   *pspec)
+{
+  PunchHost *self = PUNCH_HOST (object);
+
+  switch (prop_id)
+    {
+    case PROP_PRIVATE_KEY:
+      self->key = g_value_dup_object (value);
+      break;
+    case PROP_AGENT_VERSION:
+      punch_host_set_agent_version (self, g_value_get_string (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+punch_host_constructed (GObject *object)
+{
+  PunchHost *self = PUNCH_HOST (object);
+
+  G_OBJECT_CLASS (punch_host_parent_class)->constructed (object);
+
+  g_assert (self->key != NULL);
+  self->peer_id = punch_peer_id_ref (punch_private_key_get_peer_id (self->key));
+}
+
+static void
+punch_host_class_init (PunchHostClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->constructed = punch_host_constructed;
+  object_class->dispose = punch_host_dispose;
+  object_class->finalize = punch_host_finalize;
+  object_class->get_property = punch_host_get_property;
+  object_class->set_property = punch_host_set_property;
+
+  properties[PROP_PRIVATE_KEY] =
+    g_param_spec_object ("private-key", NULL, NULL, PUNCH_TYPE_PRIVATE_KEY,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_PEER_ID] =
+    g_param_spec_boxed ("peer-id", NULL, NULL, PUNCH_TYPE_PEER_ID,
+                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_AGENT_VERSION] =
+    g_param_spec_string ("agent-version", NULL, NULL, PUNCH_AGENT_VERSION,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * PunchHost::connection-opened:
+   * @connection: the new, upgraded connection
+   */
+  signals[SIGNAL_CONNECTION_OPENED] =
+    g_signal_new ("connection-opened", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, PUNCH_TYPE_CONNECTION);
+
+  /**
+   * PunchHost::connection-closed:
+   * @connection: the connection, already out of the connection list
+   * @error: (nullable): why it closed; NULL for a local or clean close
+   */
+  signals[SIGNAL_CONNECTION_CLOSED] =
+    g_signal_new ("connection-closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, PUNCH_TYPE_CONNECTION, G_TYPE_ERROR);
+
+  /**
+   * PunchHost::listen-addrs-changed:
+   *
+   * A listener was added or all were closed.
+   */
+  signals[SIGNAL_LISTEN_ADDRS_CHANGED] =
+    g_signal_new ("listen-addrs-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+
+  /**
+   * PunchHost::dial-failed:
+   * @addr: the address that was dialled
+   * @error: what failed
+   *
+   * A dial failed (not emitted when it was cancelled).
+   */
+  signals[SIGNAL_DIAL_FAILED] =
+    g_signal_new ("dial-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, PUNCH_TYPE_MULTIADDR, G_TYPE_ERROR);
+}
+
+static void
+punch_host_init (PunchHost *self)
+{
+  self->agent_version = g_strdup (PUNCH_AGENT_VERSION);
+  self->transport = punch_tcp_transport_new ();
+  self->peer_store = punch_peer_store_new ();
+  self->connections = g_list_store_new (PUNCH_TYPE_CONNECTION);
+  self->handlers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                          (GDestroyNotify) handler_entry_free);
+  self->cancellable = g_cancellable_new ();
+
+  g_signal_connect (self->transport, "incoming", G_CALLBACK (on_incoming), self);
+}
+
+/**
+ * punch_host_new:
+ * @key: our identity
+ *
+ * Returns: (transfer full): a host that neither listens nor has connections
+ */
+PunchHost *
+punch_host_new (PunchPrivateKey *key)
+{
+  g_return_val_if_fail (PUNCH_IS_PRIVATE_KEY (key), NULL);
+
+  return g_object_new (PUNCH_TYPE_HOST, "private-key", key, NULL);
+}
+
+PunchPeerId *
+punch_host_get_peer_id (PunchHost *self)
+{
+  g_return_val_if_fail (PUNCH_IS_HOST (self), NULL);
+
+  return self->peer_id;
+}
+
+PunchPrivateKey *
+punch_host_get_private_key (PunchHost *self)
+{
+  g_return_val_if_fail (PUNCH_IS_HOST (self), NULL);
+
+  return self->key;
+}
+
+/**
+ * punch_host_get_peer_store:
+ *
+ * Returns: (transfer none): what the host knows about peers
+ */
+PunchPeerStore *
+punch_host_get_peer_store (PunchHost *self)
+{
+  g_return_val_if_fail (PUNCH_IS_HOST (self), NULL);
+
+  return self->peer_store;
+}
+
+/**
+ * punch_host_get_connections:
+ *
+ * Returns: (transfer none): the open (and closing) connections, a #GListModel
+ *   of #PunchConnection; a connection leaves it when it has closed
+ */
+GListModel *
+punch_host_get_connections (PunchHost *self)
+{
+  g_return_val_if_fail (PUNCH_IS_HOST (self), NULL);
+
+  return G_LIST_MODEL (self->connections);
+}
+
+const char *
+punch_host_get_agent_version (PunchHost *self)
+{
+  g_return_val_if_fail (PUNCH_IS_HOST (self), NULL);
+
+  return self->agent_version;
+}
+
+void
+punch_host_set_agent_version (PunchHost  *self,
+                              const char *agent)
+{
+  g_return_if_fail (PUNCH_IS_HOST (self));
+
+  if (agent == NULL)
+    agent = PUNCH_AGENT_VERSION;
+  if (g_strcmp0 (self->agent_version, agent) == 0)
+    return;
+
+  g_free (self->agent_version);
+  self->agent_version = g_strdup (agent);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AGENT_VERSION]);
+}
+
+/* Inbound streams */
+
+typedef struct
+{
+  GWeakRef          host;
+  PunchConnection  *connection;
+  PunchYamuxStream *stream;
+  GCancellable     *cancellable;
+  gulong            host_handler;
+  GCancellable     *host_cancellable;
+  guint             timeout_id;
+} InboundStream;
+
+static void
+inbound_stream_free (InboundStream *data)
+{
+  if (data->host_handler != 0)
+    g_cancellable_disconnect (data->host_cancellable, data->host_handler);
+  g_clear_handle_id (&data->timeout_id, g_source_remove);
+  g_weak_ref_clear (&data->host);
+  g_clear_object (&data->host_cancellable);
+  g_clear_object (&data->cancellable);
+  g_clear_object (&data->connection);
+  g_clear_object (&data->stream);
+  g_free (data);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (InboundStream, inbound_stream_free)
+
+static gboolean
+inbound_stream_timeout (gpointer user_data)
+{
+  InboundStream *data = user_data;
+
+  data->timeout_id = 0;
+  g_cancellable_cancel (data->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+forward_cancel (GCancellable *from,
+                GCancellable *to)
+{
+  g_cancellable_cancel (to);
+}
+
+static void
+inbound_stream_negotiated (GObject      *source,
+                           GAsyncResult *result,
+                           gpointer      user_data)
+{
+  g_autoptr(InboundStream) data = user_data;
+  g_autoptr(PunchHost) self = g_weak_ref_get (&data->host);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *protocol = NULL;
+  HandlerEntry *entry;
+
+  protocol = punch_multistream_handle_finish (G_IO_STREAM (source), result, &error);
+  if (protocol == NULL)
+    {
+      g_debug ("connection %u: inbound stream %u: %s",
+               punch_connection_get_id (data->connection),
+               punch_yamux_stream_get_id (data->stream), error->message);
+      punch_yamux_stream_reset (data->stream);
+      return;
+    }
+
+  entry = self != NULL && self->handlers != NULL ? g_hash_table_lookup (self->handlers, protocol) : NULL;
+  if (entry == NULL)
+    {
+      /* The handler went away (or the host did) while we negotiated. */
+      punch_yamux_stream_reset (data->stream);
+      return;
+    }
+
+  g_debug ("connection %u: inbound stream %u speaks %s",
+           punch_connection_get_id (data->connection),
+           punch_yamux_stream_get_id (data->stream), protocol);
+  entry->handler (self, data->connection, G_IO_STREAM (data->stream), protocol, entry->user_data);
+}
+
+static void
+on_inbound_stream (PunchConnection  *connection,
+                   PunchYamuxStream *stream,
+                   gpointer          user_data)
+{
+  PunchHost *self = user_data;
+  g_auto(GStrv) protocols = punch_host_get_protocols (self);
+  InboundStream *data;
+
+  if (protocols[0] == NULL)
+    {
+      punch_yamux_stream_reset (stream);
+      return;
+    }
+
+  data = g_new0 (InboundStream, 1);
+  g_weak_ref_init (&data->host, self);
+  data->connection = g_object_ref (connection);
+  data->stream = g_object_ref (stream);
+  data->cancellable = g_cancellable_new ();
+  data->host_cancellable = g_object_ref (self->cancellable);
+  data->host_handler = g_cancellable_connect (self->cancellable, G_CALLBACK (forward_cancel),
+                                              data->cancellable, NULL);
+  /* A remote that opens streams and never names a protocol must not pin
+   * them forever. */
+  data->timeout_id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, INBOUND_NEGOTIATION_TIMEOUT_SECONDS,
+                                                 inbound_stream_timeout, data, NULL);
+  g_source_set_name_by_id (data->timeout_id, "[punch] inbound stream negotiation");
+
+  punch_multistream_handle_async (G_IO_STREAM (stream), (const char * const *) protocols,
+                                  data->cancellable, inbound_stream_negotiated, data);
+}
+
+/* Connections */
+
+static void
+on_connection_closed (PunchConnection *connection,
+                      const GError    *error,
+                      PunchHost       *self)
+{
+  guint position;
+
+  /* Leaving the list must not finalize it before the signal is out. */
+  g_object_ref (connection);
+  release_connection (self, connection);
+  if (g_list_store_find (self->connections, connection, &position))
+    g_list_store_remove (self->connections, position);
+
+  g_signal_emit (self, signals[SIGNAL_CONNECTION_CLOSED], 0, connection, error);
+  g_object_unref (connection);
+}
+
+static PunchConnection *
+add_connection (PunchHost      *self,
+                PunchUpgrade   *upgrade,
+                PunchMultiaddr *local_addr,
+                PunchMultiaddr *remote_addr,
+                PunchDirection  direction,
+                gboolean        relayed,
+                gboolean        limited)
+{
+  g_autoptr(PunchConnection) connection = NULL;
+  PunchPeerInfo *info;
+
+  connection = punch_connection_new (++self->next_connection_id, upgrade,
+                                     local_addr, remote_addr, direction);
+  punch_connection_set_relayed (connection, relayed);
+  punch_connection_set_limited (connection, limited);
+
+  info = punch_peer_store_ensure (self->peer_store, upgrade->peer_id);
+  if (upgrade->public_key != NULL)
+    punch_peer_info_set_public_key (info, upgrade->public_key);
+  punch_peer_info_touch (info);
+
+  g_signal_connect (connection, "closed", G_CALLBACK (on_connection_closed), self);
+  punch_connection_set_stream_func (connection, on_inbound_stream, self);
+  g_list_store_append (self->connections, connection);
+
+  g_debug ("connection %u %s %s%s", punch_connection_get_id (connection),
+           direction == PUNCH_DIRECTION_INBOUND ? "from" : "to",
+           punch_peer_id_to_string (upgrade->peer_id), relayed ? " (relayed)" : "");
+  g_signal_emit (self, signals[SIGNAL_CONNECTION_OPENED], 0, connection);
+
+  /* Should the muxer have died before we listened to it, go through the
+   * normal close so that "connection-closed" still comes. */
+  if (punch_yamux_session_is_closed (punch_connection_get_session (connection)))
+    punch_connection_close (connection);
+
+  /* The list holds it; the caller borrows it. */
+  return connection;
+}
+
+static PunchConnection *
+add_socket_connection (PunchHost         *self,
+                       PunchUpgrade      *upgrade,
+                       GSocketConnection *socket,
+                       PunchDirection     direction)
+{
+  g_autoptr(GSocketAddress) local = NULL;
+  g_autoptr(GSocketAddress) remote = NULL;
+  g_autoptr(PunchMultiaddr) local_addr = NULL;
+  g_autoptr(PunchMultiaddr) remote_addr = NULL;
+
+  local = g_socket_connection_get_local_address (socket, NULL);
+  remote = g_socket_connection_get_remote_address (socket, NULL);
+  if (local != NULL)
+    local_addr = punch_multiaddr_new_from_socket_address (local);
+  if (remote != NULL)
+    remote_addr = punch_multiaddr_new_from_socket_address (remote);
+
+  return add_connection (self, upgrade, local_addr, remote_addr, direction, FALSE, FALSE);
+}
+
+PunchConnection *
+punch_host_adopt_connection (PunchHost      *self,
+                             PunchUpgrade   *upgrade,
+                             PunchMultiaddr *local_addr,
+                             PunchMultiaddr *remote_addr,
+                             PunchDirection  direction,
+                             gboolean        relayed,
+                             gboolean        limited)
+{
+  g_return_val_if_fail (PUNCH_IS_HOST (self), NULL);
+  g_return_val_if_fail (upgrade != NULL, NULL);
+
+  return add_connection (self, upgrade, local_addr, remote_addr, direction, relayed, limited);
+}
+
+/* Inbound connections */
+
+typedef struct
+{
+  GWeakRef           host;
+  GSocketConnection *socket;
+} InboundConnection;
+
+static void
+inbound_connection_free (InboundConnection *data)
+{
+  g_weak_ref_clear (&data->host);
+  g_clear_object (&data->socket);
+  g_free (data);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (InboundConnection, inbound_connection_free)
+
+static void
+inbound_upgraded (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(InboundConnection) data = user_data;
+  g_autoptr(PunchHost) self = g_weak_ref_get (&data->host);
+  g_autoptr(PunchUpgrade) upgrade = NULL;
+  g_autoptr(GError) error = NULL;
+
+  upgrade = punch_upgrader_upgrade_finish (result, &error);
+  if (upgrade == NULL)
+    {
+      g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (data->socket, NULL);
+      g_autoptr(PunchMultiaddr) addr = remote != NULL ? punch_multiaddr_new_from_socket_address (remote) : NULL;
+      g_autofree char *text = addr != NULL ? punch_multiaddr_to_string (addr) : g_strdup ("?");
+
+      g_debug ("inbound connection from %s: %s", text, error->message);
+      return;
+    }
+
+  if (self == NULL || self->cancellable == NULL)
+    {
+      punch_yamux_session_close_async (upgrade->session, NULL, NULL, NULL);
+      return;
+    }
+
+  add_socket_connection (self, upgrade, data->socket, PUNCH_DIRECTION_INBOUND);
+}
+
+static void
+on_incoming (PunchTcpTransport *transport,
+             GSocketConnection *socket,
+             PunchHost         *self)
+{
+  InboundConnection *data;
+
+  data = g_new0 (InboundConnection, 1);
+  g_weak_ref_init (&data->host, self);
+  data->socket = g_object_ref (socket);
+
+  punch_upgrader_upgrade_async (G_IO_STREAM (socket), FALSE, self->key, NULL,
+                                self->cancellable, inbound_upgraded, data);
+}
+
+/* Listening */
+
+static gboolean
+is_tcp_listen_addr (PunchMultiaddr *addr)
+{
+  PunchMultiaddrComponent first, second;
+
+  if (punch_multiaddr_get_n_components (addr) != 2
+      || !punch_multiaddr_get_component (addr, 0, &first)
+      || !punch_multiaddr_get_component (addr, 1, &second))
+    return FALSE;
+
+  return (first.code == PUNCH_PROTO_IP4 || first.code == PUNCH_PROTO_IP6)
+         && second.code == PUNCH_PROTO_TCP;
+}
+
+/**
+ * punch_host_listen:
+ * @addr: "/ip4|ip6/<addr>/tcp/<port>"; port 0 picks one
+ *
+ * Starts listening; emits "listen-addrs-changed".
+ *
+ * Returns: whether the listener is up
+ */
+gboolean
+punch_host_listen (PunchHost       *self,
+                   PunchMultiaddr  *addr,
+                   GError         **error)
+{
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GInetSocketAddress) bound = NULL;
+  g_autofree char *text = NULL;
+
+  g_return_val_if_fail (PUNCH_IS_HOST (self), FALSE);
+  g_return_val_if_fail (addr != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  text = punch_multiaddr_to_string (addr);
+  if (!is_tcp_listen_addr (addr))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "cannot listen on %s: only /ip4|ip6/<address>/tcp/<port> is supported", text);
+      return FALSE;
+    }
+
+  address = punch_multiaddr_to_socket_address (addr, error);
+  if (address == NULL)
+    {
+      g_prefix_error (error, "listen %s: ", text);
+      return FALSE;
+    }
+
+  bound = punch_tcp_transport_listen (self->transport, G_INET_SOCKET_ADDRESS (address), error);
+  if (bound == NULL)
+    {
+      g_prefix_error (error, "listen %s: ", text);
+      return FALSE;
+    }
+
+  g_debug ("listening on %s (port %u)", text, g_inet_socket_address_get_port (bound));
+  g_signal_emit (self, signals[SIGNAL_LISTEN_ADDRS_CHANGED], 0);
+
+  return TRUE;
+}
+
+static gboolean
+is_link_local6 (const guint8 *bytes)
+{
+  return bytes[0] == 0xfe && (bytes[1] & 0xc0) == 0x80;
+}
+
+/* The interface addresses of @family, for a wildcard listener on @port. */
+static void
+add_interface_addrs (GPtrArray     *out,
+                     GSocketFamily  family,
+                     guint16        port)
+{
+  struct ifaddrs *ifaddrs = NULL;
+
+  if (getifaddrs (&ifaddrs) != 0)
+    {
+      g_debug ("getifaddrs: %s", g_strerror (errno));
+      return;
+    }
+
+  for (struct ifaddrs *ifa = ifaddrs; ifa != NULL; ifa = ifa->ifa_next)
+    {
+      g_autoptr(GInetAddress) inet = NULL;
+      g_autoptr(GSocketAddress) sockaddr = NULL;
+      PunchMultiaddr *addr;
+
+      if (ifa->ifa_addr == NULL)
+        continue;
+
+      if (family == G_SOCKET_FAMILY_IPV4 && ifa->ifa_addr->sa_family == AF_INET)
+        {
+          const struct sockaddr_in *sin = (const struct sockaddr_in *) (gconstpointer) ifa->ifa_addr;
+
+          inet = g_inet_address_new_from_bytes ((const guint8 *) &sin->sin_addr, G_SOCKET_FAMILY_IPV4);
+        }
+      else if (family == G_SOCKET_FAMILY_IPV6 && ifa->ifa_addr->sa_family == AF_INET6)
+        {
+          const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *) (gconstpointer) ifa->ifa_addr;
+
+          /* A multiaddr has no room for the scope a link-local address needs. */
+          if (is_link_local6 ((const guint8 *) &sin6->sin6_addr))
+            continue;
+          inet = g_inet_address_new_from_bytes ((const guint8 *) &sin6->sin6_addr, G_SOCKET_FAMILY_IPV6);
+        }
+      else
+        continue;
+
+      sockaddr = g_inet_socket_address_new (inet, port);
+      addr = punch_multiaddr_new_from_socket_address (sockaddr);
+      if (addr == NULL)
+        continue;
+      if (g_ptr_array_find_with_equal_func (out, addr, punch_multiaddr_equal, NULL))
+        punch_multiaddr_unref (addr);
+      else
+        g_ptr_array_add (out, addr);
+    }
+
+  freeifaddrs (ifaddrs);
+}
+
+/**
+ * punch_host_get_listen_addrs:
+ *
+ * The bound listen addresses, without a /p2p suffix. A wildcard listener
+ * (0.0.0.0 or ::) is replaced by the addresses of the machine's interfaces
+ * of its family, loopback included.
+ *
+ * Returns: (transfer container) (element-type PunchMultiaddr): the addresses
+ */
+GPtrArray *
+punch_host_get_listen_addrs (PunchHost *self)
+{
+  g_autoptr(GPtrArray) bound = NULL;
+  GPtrArray *out;
+
+  g_return_val_if_fail (PUNCH_IS_HOST (self), NULL);
+
+  out = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_multiaddr_unref);
+  if (self->transport == NULL)
+    return out;
+
+  bound = punch_tcp_transport_get_listen_addresses (self->transport);
+  for (guint i = 0; bound != NULL && i < bound->len; i++)
+    {
+      GInetSocketAddress *address = g_ptr_array_index (bound, i);
+      GInetAddress *inet = g_inet_socket_address_get_address (address);
+      PunchMultiaddr *addr;
+
+      if (g_inet_address_get_is_any (inet))
+        {
+          add_interface_addrs (out, g_inet_address_get_family (inet),
+                               g_inet_socket_address_get_port (address));
+          continue;
+        }
+
+      addr = punch_multiaddr_new_from_socket_address (G_SOCKET_ADDRESS (address));
+      if (addr == NULL)
+        continue;
+      if (g_ptr_array_find_with_equal_func (out, addr, punch_multiaddr_equal, NULL))
+        punch_multiaddr_unref (addr);
+      else
+        g_ptr_array_add (out, addr);
+    }
+
+  return out;
+}
+
+/* Dialling */
+
+typedef struct
+{
+  PunchMultiaddr    *addr;
+  char              *addr_text;
+  PunchPeerId       *expected;
+  guint32            host_code;
+  char              *dns_name;
+  guint16            port;
+
+  GList             *candidates;    /* GInetSocketAddress, owned */
+  GList             *next;
+  GError            *last_error;
+  GSocketConnection *socket;
+
+  /* Cancelled by the caller's cancellable or by punch_host_close(). */
+  GCancellable      *cancellable;
+  GCancellable      *caller_cancellable;
+  gulong             caller_handler;
+  GCancellable      *host_cancellable;
+  gulong             host_handler;
+} DialData;
+
+static void
+dial_data_free (DialData *data)
+{
+  if (data->caller_handler != 0)
+    g_cancellable_disconnect (data->caller_cancellable, data->caller_handler);
+  if (data->host_handler != 0)
+    g_cancellable_disconnect (data->host_cancellable, data->host_handler);
+  g_clear_object (&data->caller_cancellable);
+  g_clear_object (&data->host_cancellable);
+  g_clear_object (&data->cancellable);
+  g_clear_pointer (&data->addr, punch_multiaddr_unref);
+  g_clear_pointer (&data->addr_text, g_free);
+  g_clear_pointer (&data->expected, punch_peer_id_unref);
+  g_clear_pointer (&data->dns_name, g_free);
+  g_list_free_full (data->candidates, g_object_unref);
+  g_clear_error (&data->last_error);
+  g_clear_object (&data->socket);
+  g_free (data);
+}
+
+static void
+dial_fail (GTask  *task,
+           GError *error)
+{
+  PunchHost *self = g_task_get_source_object (task);
+  DialData *data = g_task_get_task_data (task);
+
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_prefix_error (&error, "dial %s: ", data->addr_text);
+      g_debug ("%s", error->message);
+      g_signal_emit (self, signals[SIGNAL_DIAL_FAILED], 0, data->addr, error);
+    }
+
+  g_task_return_error (task, error);
+}
+
+static void dial_next_candidate (GTask *task);
+
+static void
+dial_upgraded (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  PunchHost *self = g_task_get_source_object (task);
+  DialData *data = g_task_get_task_data (task);
+  g_autoptr(PunchUpgrade) upgrade = NULL;
+  PunchConnection *connection;
+  GError *error = NULL;
+
+  upgrade = punch_upgrader_upgrade_finish (result, &error);
+  if (upgrade == NULL)
+    {
+      dial_fail (task, error);
+      return;
+    }
+
+  if (g_cancellable_is_cancelled (data->cancellable))
+    {
+      punch_yamux_session_close_async (upgrade->session, NULL, NULL, NULL);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "dial %s: cancelled",
+                               data->addr_text);
+      return;
+    }
+
+  connection = add_socket_connection (self, upgrade, data->socket, PUNCH_DIRECTION_OUTBOUND);
+  g_task_return_pointer (task, g_object_ref (connection), g_object_unref);
+}
+
+static void
+dial_connected (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  PunchHost *self = g_task_get_source_object (task);
+  DialData *data = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  data->socket = punch_tcp_transport_dial_finish (PUNCH_TCP_TRANSPORT (source), result, &error);
+  if (data->socket == NULL)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          dial_fail (task, error);
+          return;
+        }
+      g_clear_error (&data->last_error);
+      data->last_error = error;
+      dial_next_candidate (g_steal_pointer (&task));
+      return;
+    }
+
+  punch_upgrader_upgrade_async (G_IO_STREAM (data->socket), TRUE, self->key, data->expected,
+                                data->cancellable, dial_upgraded, g_steal_pointer (&task));
+}
+
+/* Tries the resolved addresses one after the other; the error of the last
+ * one is the dial's error. */
+static void
+dial_next_candidate (GTask *task)
+{
+  PunchHost *self = g_task_get_source_object (task);
+  DialData *data = g_task_get_task_data (task);
+  GInetSocketAddress *remote;
+
+  if (data->next == NULL)
+    {
+      GError *error = g_steal_pointer (&data->last_error);
+
+      if (error == NULL)
+        error = g_error_new (PUNCH_ERROR, PUNCH_ERROR_NO_ADDRESSES,
+                             "%s resolved to no usable address", data->dns_name);
+      dial_fail (task, error);
+      g_object_unref (task);
+      return;
+    }
+
+  remote = data->next->data;
+  data->next = data->next->next;
+
+  if (self->transport == NULL)
+    {
+      dial_fail (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, "the host is disposed"));
+      g_object_unref (task);
+      return;
+    }
+
+  punch_tcp_transport_dial_async (self->transport, remote, 0, data->cancellable,
+                                  dial_connected, task);
+}
+
+static void
+dial_resolved (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  DialData *data = g_task_get_task_data (task);
+  GError *error = NULL;
+  GList *addresses;
+
+  addresses = g_resolver_lookup_by_name_with_flags_finish (G_RESOLVER (source), result, &error);
+  if (addresses == NULL && error != NULL)
+    {
+      dial_fail (task, error);
+      return;
+    }
+
+  for (GList *l = addresses; l != NULL; l = l->next)
+    {
+      GInetAddress *inet = l->data;
+      GSocketFamily family = g_inet_address_get_family (inet);
+
+      /* The resolver flags already filter; this guards /dns4 and /dns6
+       * against resolvers that ignore them. */
+      if ((data->host_code == PUNCH_PROTO_DNS4 && family != G_SOCKET_FAMILY_IPV4)
+          || (data->host_code == PUNCH_PROTO_DNS6 && family != G_SOCKET_FAMILY_IPV6))
+        continue;
+      data->candidates = g_list_append (data->candidates,
+                                        g_inet_socket_address_new (inet, data->port));
+    }
+  g_resolver_free_addresses (addresses);
+
+  g_debug ("dial %s: %s resolved to %u address(es)", data->addr_text, data->dns_name,
+           g_list_length (data->candidates));
+  data->next = data->candidates;
+  dial_next_candidate (g_steal_pointer (&task));
+}
+
+/* Splits "/<host>/tcp/<port>[/p2p/<id>]" into its parts. */
+static gboolean
+parse_dial_addr (DialData  *data,
+                 GError   **error)
+{
+  PunchMultiaddrComponent host, tcp, p2p;
+  guint n = punch_multiaddr_get_n_components (data->addr);
+
+  if (n < 2 || n > 3
+      || !punch_multiaddr_get_component (data->addr, 0, &host)
+      || !punch_multiaddr_get_component (data->addr, 1, &tcp)
+      || tcp.code != PUNCH_PROTO_TCP || tcp.value_len != 2
+      || (n == 3 && (!punch_multiaddr_get_component (data->addr, 2, &p2p) || p2p.code != PUNCH_PROTO_P2P)))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "only /ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>[/p2p/<peer id>] can be dialled");
+      return FALSE;
+    }
+
+  switch (host.code)
+    {
+    case PUNCH_PROTO_IP4:
+    case PUNCH_PROTO_IP6:
+      break;
+    case PUNCH_PROTO_DNS:
+    case PUNCH_PROTO_DNS4:
+    case PUNCH_PROTO_DNS6:
+      if (host.value == NULL || host.value_len == 0 || host.value_len > 255
+          || memchr (host.value, '\0', host.value_len) != NULL)
+        {
+          g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED, "bad DNS name");
+          return FALSE;
+        }
+      data->dns_name = g_strndup ((const char *) host.value, host.value_len);
+      break;
+    case PUNCH_PROTO_DNSADDR:
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "/dnsaddr needs TXT lookups of _dnsaddr names, which are not implemented; "
+                   "dial one of the addresses it lists instead");
+      return FALSE;
+    default:
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "cannot dial over /%s: only /ip4, /ip6, /dns, /dns4 and /dns6 with /tcp", host.name);
+      return FALSE;
+    }
+
+  data->host_code = host.code;
+  data->port = (guint16) ((tcp.value[0] << 8) | tcp.value[1]);
+
+  if (n == 3)
+    {
+      data->expected = punch_peer_id_new_from_bytes (p2p.value, p2p.value_len, error);
+      if (data->expected == NULL)
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
+/**
+ * punch_host_dial_async:
+ * @addr: "/ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>[/p2p/<id>]"
+ * @cancellable: (nullable): cancels the dial (resolution, TCP, upgrade)
+ *
+ * Resolves DNS names (/dns4 to IPv4 only, /dns6 to IPv6 only), connects
+ * over TCP and upgrades as the initiator. With a /p2p suffix the remote must
+ * authenticate as that peer. Errors start with "dial <addr>: " and say what
+ * failed; "dial-failed" is emitted for every failure but cancellation.
+ */
+void
+punch_host_dial_async (PunchHost          *self,
+                       PunchMultiaddr     *addr,
+                       GCancellable       *cancellable,
+                       GAsyncReadyCallback callback,
+                       gpointer            user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
+  DialData *data;
+
+  g_return_if_fail (PUNCH_IS_HOST (self));
+  g_return_if_fail (addr != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, punch_host_dial_async);
+
+  data = g_new0 (DialData, 1);
+  data->addr = punch_multiaddr_ref (addr);
+  data->addr_text = punch_multiaddr_to_string (addr);
+  data->cancellable = g_cancellable_new ();
+  g_task_set_task_data (task, data, (GDestroyNotify) dial_data_free);
+
+  if (!parse_dial_addr (data, &error))
+    {
+      dial_fail (task, error);
+      return;
+    }
+
+  if (data->expected != NULL && punch_peer_id_equal (data->expected, self->peer_id))
+    {
+      dial_fail (task, g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                                    "refusing to dial ourselves (%s)",
+                                    punch_peer_id_to_string (self->peer_id)));
+      return;
+    }
+
+  if (cancellable != NULL)
+    {
+      data->caller_cancellable = g_object_ref (cancellable);
+      data->caller_handler = g_cancellable_connect (cancellable, G_CALLBACK (forward_cancel),
+                                                    data->cancellable, NULL);
+    }
+  data->host_cancellable = g_object_ref (self->cancellable);
+  data->host_handler = g_cancellable_connect (self->cancellable, G_CALLBACK (forward_cancel),
+                                              data->cancellable, NULL);
+
+  if (data->dns_name != NULL)
+    {
+      g_autoptr(GResolver) resolver = g_resolver_get_default ();
+      GResolverNameLookupFlags flags = G_RESOLVER_NAME_LOOKUP_FLAGS_DEFAULT;
+
+      if (data->host_code == PUNCH_PROTO_DNS4)
+        flags = G_RESOLVER_NAME_LOOKUP_FLAGS_IPV4_ONLY;
+      else if (data->host_code == PUNCH_PROTO_DNS6)
+        flags = G_RESOLVER_NAME_LOOKUP_FLAGS_IPV6_ONLY;
+
+      g_resolver_lookup_by_name_with_flags_async (resolver, data->dns_name, flags, data->cancellable,
+                                                  dial_resolved, g_steal_pointer (&task));
+      return;
+    }
+
+  {
+    g_autoptr(PunchMultiaddr) ip_tcp = punch_multiaddr_slice (addr, 0, 2);
+    GSocketAddress *remote = punch_multiaddr_to_socket_address (ip_tcp, &error);
+
+    if (remote == NULL)
+      {
+        dial_fail (task, error);
+        return;
+      }
+    data->candidates = g_list_append (NULL, remote);
+    data->next = data->candidates;
+  }
+
+  dial_next_candidate (g_steal_pointer (&task));
+}
+
+/**
+ * punch_host_dial_finish:
+ *
+ * Returns: (transfer full): the new outbound connection
+ */
+PunchConnection *
+punch_host_dial_finish (PunchHost     *self,
+                        GAsyncResult  *result,
+                        GError       **error)
+{
+  g_return_val_if_fail (PUNCH_IS_HOST (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * punch_host_get_connection:
+ * @peer_id: the peer
+ *
+ * Returns: (transfer none) (nullable): an open connection to @peer_id,
+ *   direct ones preferred over relayed ones
+ */
+PunchConnection *
+punch_host_get_connection (PunchHost   *self,
+                           PunchPeerId *peer_id)
+{
+  PunchConnection *relayed = NULL;
+  guint n;
+
+  g_return_val_if_fail (PUNCH_IS_HOST (self), NULL);
+  g_return_val_if_fail (peer_id != NULL, NULL);
+
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->connections));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(PunchConnection) connection = g_list_model_get_item (G_LIST_MODEL (self->connections), i);
+
+      if (punch_connection_get_state (connection) != PUNCH_CONNECTION_STATE_OPEN
+          || !punch_peer_id_equal (punch_connection_get_peer_id (connection), peer_id))
+        continue;
+      /* The list store keeps it alive. */
+      if (!punch_connection_get_relayed (connection))
+        return connection;
+      if (relayed == NULL)
+        relayed = connection;
+    }
+
+  return relayed;
+}
+
+/**
+ * punch_host_set_stream_handler:
+ * @protocol: the protocol ID, e.g. "/ipfs/ping/1.0.0"
+ * @handler: called with each negotiated inbound stream
+ * @destroy: (nullable): frees @user_data when the handler is replaced or removed
+ *
+ * Registers (or replaces) the handler of @protocol.
+ */
+void
+punch_host_set_stream_handler (PunchHost          *self,
+                               const char         *protocol,
+                               PunchStreamHandler  handler,
+                               gpointer            user_data,
+                               GDestroyNotify      destroy)
+{
+  HandlerEntry *entry;
+
+  g_return_if_fail (PUNCH_IS_HOST (self));
+  g_return_if_fail (protocol != NULL && protocol[0] == '/');
+  g_return_if_fail (strlen (protocol) < PUNCH_MULTISTREAM_MAX_MESSAGE);
+  g_return_if_fail (handler != NULL);
+
+  entry = g_new0 (HandlerEntry, 1);
+  entry->handler = handler;
+  entry->user_data = user_data;
+  entry->destroy = destroy;
+  g_hash_table_replace (self->handlers, g_strdup (protocol), entry);
+}
+
+void
+punch_host_remove_stream_handler (PunchHost  *self,
+                                  const char *protocol)
+{
+  g_return_if_fail (PUNCH_IS_HOST (self));
+  g_return_if_fail (protocol != NULL);
+
+  if (self->handlers != NULL)
+    g_hash_table_remove (self->handlers, protocol);
+}
+
+static int
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+/**
+ * punch_host_get_protocols:
+ *
+ * Returns: (transfer full): the protocols we accept inbound, sorted
+ */
+GStrv
+punch_host_get_protocols (PunchHost *self)
+{
+  GStrv protocols;
+  guint n = 0;
+
+  g_return_val_if_fail (PUNCH_IS_HOST (self), NULL);
+
+  if (self->handlers == NULL)
+    return g_new0 (char *, 1);
+
+  protocols = (GStrv) g_hash_table_get_keys_as_array (self->handlers, &n);
+  for (guint i = 0; i < n; i++)
+    protocols[i] = g_strdup (protocols[i]);
+  qsort (protocols, n, sizeof (char *), compare_strings);
+
+  return protocols;
+}
+
+/**
+ * punch_host_close:
+ *
+ * Closes the listeners and every connection, and cancels pending dials and
+ * upgrades. The connections leave the list (with "connection-closed") once
+ * their muxer is down. The host can listen and dial again afterwards.
+ */
+void
+punch_host_close (PunchHost *self)
+{
+  g_autoptr(GPtrArray) listening = NULL;
+  g_autoptr(GPtrArray) connections = NULL;
+  guint n;
+
+  g_return_if_fail (PUNCH_IS_HOST (self));
+
+  if (self->cancellable == NULL)
+    return;
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  self->cancellable = g_cancellable_new ();
+
+  listening = punch_tcp_transport_get_listen_addresses (self->transport);
+  punch_tcp_transport_close (self->transport);
+  if (listening != NULL && listening->len > 0)
+    g_signal_emit (self, signals[SIGNAL_LISTEN_ADDRS_CHANGED], 0);
+
+  /* A snapshot: closing may change the list under us. */
+  connections = g_ptr_array_new_with_free_func (g_object_unref);
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->connections));
+  for (guint i = 0; i < n; i++)
+    g_ptr_array_add (connections, g_list_model_get_item (G_LIST_MODEL (self->connections), i));
+  for (guint i = 0; i < connections->len; i++)
+    punch_connection_close (g_ptr_array_index (connections, i));
+}
