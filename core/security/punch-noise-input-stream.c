@@ -50,7 +50,6 @@ deliver (PunchNoiseInputStream *self,
          GError               **error)
 {
   gsize done = 0;
-  g_autoptr (GError) local = NULL;
 
   while (done < count && self->error == NULL)
     {
