@@ -108,13 +108,14 @@ child_setup (gpointer user_data)
 static void
 child_free (Child *c)
 {
-  if (c->proc != NULL && c->pid > 0)
+  if (c->proc != NULL)
     {
-      /* By PID, as the brief of the tests asks: never by name. */
-      if (!c->exited)
+      /* By PID, never by name. */
+      if (!c->exited && c->pid > 0)
         kill (c->pid, SIGKILL);
       g_subprocess_wait (c->proc, NULL, NULL);
-      untrack_pid (c->pid);
+      if (c->pid > 0)
+        untrack_pid (c->pid);
     }
   g_clear_object (&c->out);
   g_clear_object (&c->proc);
@@ -230,8 +231,12 @@ spawn_peer (Fixture    *f,
       child_free (c);
       return NULL;
     }
-  c->pid = (pid_t) g_ascii_strtoll (g_subprocess_get_identifier (c->proc), NULL, 10);
-  track_pid (c->pid);
+  /* No identifier when it has already exited (and been reaped). */
+  if (g_subprocess_get_identifier (c->proc) != NULL)
+    {
+      c->pid = (pid_t) g_ascii_strtoll (g_subprocess_get_identifier (c->proc), NULL, 10);
+      track_pid (c->pid);
+    }
   c->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (c->proc));
   g_ptr_array_add (f->children, c);
   return c;
