@@ -22,6 +22,8 @@ typedef struct
   GByteArray *outbox;       /* queued while a write is in flight */
   GByteArray *in_flight;
   gboolean    writing;
+  gboolean    reading;
+  GError     *write_error;  /* held while a read may explain it better */
   char       *result;       /* negotiated; returned once writes drained */
   gboolean    returned;
 } Negotiation;
@@ -32,6 +34,7 @@ negotiation_free (Negotiation *n)
   g_strfreev (n->protocols);
   g_clear_pointer (&n->outbox, g_byte_array_unref);
   g_clear_pointer (&n->in_flight, g_byte_array_unref);
+  g_clear_error (&n->write_error);
   g_free (n->result);
   g_free (n);
 }
@@ -94,7 +97,8 @@ maybe_succeed (GTask *task)
 {
   Negotiation *n = g_task_get_task_data (task);
 
-  if (n->returned || n->result == NULL || n->writing || n->outbox->len > 0)
+  if (n->returned || n->result == NULL || n->writing || n->outbox->len > 0 ||
+      n->write_error != NULL)
     return;
   n->returned = TRUE;
   g_task_return_pointer (task, g_steal_pointer (&n->result), g_free);
@@ -115,7 +119,12 @@ on_written (GObject      *source,
   if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
     {
       g_prefix_error (&error, "multistream-select: ");
-      fail (task, g_steal_pointer (&error));
+      /* A remote that hung up makes the pending read fail too, with a
+       * clearer message ("connection closed"); report that one. */
+      if (n->reading)
+        n->write_error = g_steal_pointer (&error);
+      else
+        fail (task, g_steal_pointer (&error));
       return;
     }
   if (n->returned)
@@ -163,7 +172,9 @@ static void
 read_message (GTask *task)
 {
   GIOStream *stream = g_task_get_source_object (task);
+  Negotiation *n = g_task_get_task_data (task);
 
+  n->reading = TRUE;
   punch_framing_read_async (g_io_stream_get_input_stream (stream),
                             PUNCH_MULTISTREAM_MAX_MESSAGE,
                             g_task_get_cancellable (task),
@@ -280,6 +291,7 @@ on_message (GObject      *source,
   gsize len = 0;
 
   message = punch_framing_read_finish (G_INPUT_STREAM (source), result, &error);
+  n->reading = FALSE;
   if (n->returned)
     return;
   if (message == NULL)
@@ -298,6 +310,12 @@ on_message (GObject      *source,
       else
         g_prefix_error (&error, "reading multistream-select proposal: ");
       fail (task, g_steal_pointer (&error));
+      return;
+    }
+
+  if (n->write_error != NULL)
+    {
+      fail (task, g_steal_pointer (&n->write_error));
       return;
     }
 
