@@ -3,23 +3,13 @@
 
 #include <string.h>
 
-#include "noise.pb-c.h"
 #include "punch-error.h"
-#include "punch-key-private.h"
 #include "punch-noise-input-stream.h"
 #include "punch-noise-output-stream.h"
+#include "punch-noise-payload.h"
 #include "punch-noise-state.h"
-#include "punch-openssl-private.h"
 
-PUNCH_DEFINE_PROTOBUF_CLEANUP (Noise__Pb__NoiseHandshakePayload, noise__pb__noise_handshake_payload)
-
-/* libp2p binds the X25519 static key to the identity key by signing it with
- * this prefix (noise/README.md, "Static Key Authentication"). */
-#define STATIC_KEY_SIG_PREFIX "noise-libp2p-static-key:"
 #define FRAME_HEADER 2
-/* Muxer names past these limits are ignored when matching, not rejected. */
-#define MAX_MUXERS 32
-#define MAX_MUXER_LEN 256
 
 struct _PunchNoiseStream
 {
@@ -344,164 +334,6 @@ handshake_fail (GTask  *task,
   g_task_return_error (task, error);
 }
 
-static guint8 *
-build_payload (Handshake *data,
-               gsize     *len,
-               GError   **error)
-{
-  Noise__Pb__NoiseHandshakePayload payload = NOISE__PB__NOISE_HANDSHAKE_PAYLOAD__INIT;
-  Noise__Pb__NoiseExtensions extensions = NOISE__PB__NOISE_EXTENSIONS__INIT;
-  PunchPublicKey *public_key = punch_private_key_get_public_key (data->identity);
-  GBytes *key_bytes = punch_public_key_get_protobuf (public_key);
-  guint8 to_sign[sizeof STATIC_KEY_SIG_PREFIX - 1 + PUNCH_NOISE_DH_LEN];
-  g_autoptr (GBytes) signature = NULL;
-  gsize key_len = 0;
-  gsize sig_len = 0;
-  guint8 *buf;
-
-  memcpy (to_sign, STATIC_KEY_SIG_PREFIX, sizeof STATIC_KEY_SIG_PREFIX - 1);
-  memcpy (to_sign + sizeof STATIC_KEY_SIG_PREFIX - 1,
-          punch_noise_handshake_get_local_static (data->hs), PUNCH_NOISE_DH_LEN);
-  signature = punch_private_key_sign (data->identity, to_sign, sizeof to_sign, error);
-  if (signature == NULL)
-    return NULL;
-
-  payload.has_identity_key = TRUE;
-  payload.identity_key.data = (uint8_t *) g_bytes_get_data (key_bytes, &key_len);
-  payload.identity_key.len = key_len;
-  payload.has_identity_sig = TRUE;
-  payload.identity_sig.data = (uint8_t *) g_bytes_get_data (signature, &sig_len);
-  payload.identity_sig.len = sig_len;
-  if (data->muxers != NULL && data->muxers[0] != NULL)
-    {
-      extensions.n_stream_muxers = g_strv_length (data->muxers);
-      extensions.stream_muxers = data->muxers;
-      payload.extensions = &extensions;
-    }
-
-  *len = noise__pb__noise_handshake_payload__get_packed_size (&payload);
-  buf = g_malloc (*len + 1);
-  noise__pb__noise_handshake_payload__pack (&payload, buf);
-  return buf;
-}
-
-static gboolean
-check_payload (Handshake    *data,
-               const guint8 *bytes,
-               gsize         len,
-               GError      **error)
-{
-  g_autoptr (Noise__Pb__NoiseHandshakePayload) payload = NULL;
-  g_autoptr (PunchPublicKey) key = NULL;
-  g_autoptr (GError) local = NULL;
-  guint8 signed_data[sizeof STATIC_KEY_SIG_PREFIX - 1 + PUNCH_NOISE_DH_LEN];
-  const guint8 *remote_static = punch_noise_handshake_get_remote_static (data->hs);
-  PunchPeerId *remote_id;
-
-  g_assert (remote_static != NULL);
-
-  payload = noise__pb__noise_handshake_payload__unpack (NULL, len, bytes);
-  if (payload == NULL)
-    {
-      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED,
-                           "Noise handshake payload is not a valid NoiseHandshakePayload");
-      return FALSE;
-    }
-  if (!payload->has_identity_key || payload->identity_key.len == 0)
-    {
-      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_PROTOCOL,
-                           "Noise handshake payload carries no identity key");
-      return FALSE;
-    }
-  if (payload->identity_key.len > PUNCH_PUBLIC_KEY_MAX_LEN)
-    {
-      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_TOO_LARGE,
-                   "Noise handshake identity key of %" G_GSIZE_FORMAT " bytes exceeds %d",
-                   (gsize) payload->identity_key.len, PUNCH_PUBLIC_KEY_MAX_LEN);
-      return FALSE;
-    }
-  if (!payload->has_identity_sig || payload->identity_sig.len == 0)
-    {
-      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_BAD_SIGNATURE,
-                           "Noise handshake payload carries no identity signature");
-      return FALSE;
-    }
-  if (payload->identity_sig.len > PUNCH_SIGNATURE_MAX_LEN)
-    {
-      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_TOO_LARGE,
-                   "Noise handshake signature of %" G_GSIZE_FORMAT " bytes exceeds %d",
-                   (gsize) payload->identity_sig.len, PUNCH_SIGNATURE_MAX_LEN);
-      return FALSE;
-    }
-
-  key = punch_public_key_new_from_protobuf (payload->identity_key.data,
-                                            payload->identity_key.len, &local);
-  if (key == NULL)
-    {
-      g_set_error (error, local->domain, local->code,
-                   "Noise handshake identity key: %s", local->message);
-      return FALSE;
-    }
-
-  memcpy (signed_data, STATIC_KEY_SIG_PREFIX, sizeof STATIC_KEY_SIG_PREFIX - 1);
-  memcpy (signed_data + sizeof STATIC_KEY_SIG_PREFIX - 1, remote_static, PUNCH_NOISE_DH_LEN);
-  if (!punch_public_key_verify (key, signed_data, sizeof signed_data,
-                                payload->identity_sig.data, payload->identity_sig.len, &local))
-    {
-      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_BAD_SIGNATURE,
-                   "Noise handshake: the remote's signature over its static key does not verify: %s",
-                   local->message);
-      return FALSE;
-    }
-
-  remote_id = punch_public_key_get_peer_id (key);
-  if (data->expected != NULL && !punch_peer_id_equal (data->expected, remote_id))
-    {
-      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_PEER_ID_MISMATCH,
-                   "Noise handshake: expected peer %s but the remote authenticated as %s",
-                   punch_peer_id_to_string (data->expected),
-                   punch_peer_id_to_string (remote_id));
-      return FALSE;
-    }
-
-  if (payload->extensions != NULL && payload->extensions->n_stream_muxers > 0)
-    {
-      g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
-      gsize n = MIN (payload->extensions->n_stream_muxers, MAX_MUXERS);
-
-      for (gsize i = 0; i < n; i++)
-        {
-          const char *name = payload->extensions->stream_muxers[i];
-
-          if (name != NULL && strlen (name) <= MAX_MUXER_LEN)
-            g_strv_builder_add (builder, name);
-        }
-      data->remote_muxers = g_strv_builder_end (builder);
-    }
-
-  data->remote_key = g_steal_pointer (&key);
-  return TRUE;
-}
-
-/* The first of the initiator's muxers that the responder also offered. */
-static char *
-choose_muxer (Handshake *data)
-{
-  const char * const *ours = (const char * const *) data->muxers;
-  const char * const *theirs = (const char * const *) data->remote_muxers;
-  const char * const *initiator_list = data->initiator ? ours : theirs;
-  const char * const *responder_list = data->initiator ? theirs : ours;
-
-  if (initiator_list == NULL || responder_list == NULL)
-    return NULL;
-  for (guint i = 0; initiator_list[i] != NULL; i++)
-    {
-      if (g_strv_contains (responder_list, initiator_list[i]))
-        return g_strdup (initiator_list[i]);
-    }
-  return NULL;
-}
-
 static void
 handshake_complete (GTask *task)
 {
@@ -523,7 +355,12 @@ handshake_complete (GTask *task)
   self->output = punch_noise_output_stream_new (g_io_stream_get_output_stream (data->base),
                                                 g_steal_pointer (&send));
   self->remote_key = g_steal_pointer (&data->remote_key);
-  self->muxer = choose_muxer (data);
+  if (data->initiator)
+    self->muxer = punch_noise_payload_choose_muxer ((const char * const *) data->muxers,
+                                                    (const char * const *) data->remote_muxers);
+  else
+    self->muxer = punch_noise_payload_choose_muxer ((const char * const *) data->remote_muxers,
+                                                    (const char * const *) data->muxers);
 
   g_debug ("Noise handshake (%s) done with %s, muxer %s",
            data->initiator ? "initiator" : "responder",
@@ -583,7 +420,11 @@ on_body_read (GObject      *source,
       return;
     }
   /* Message 1 has no payload to check; messages 2 and 3 authenticate. */
-  if (index > 0 && !check_payload (data, payload->data, payload->len, &error))
+  if (index > 0 &&
+      !punch_noise_payload_check (payload->data, payload->len,
+                                  punch_noise_handshake_get_remote_static (data->hs),
+                                  data->expected, &data->remote_key, &data->remote_muxers,
+                                  &error))
     {
       handshake_fail (task, error);
       return;
@@ -630,10 +471,13 @@ on_header_read (GObject      *source,
                                          "Noise handshake message %u is empty", index + 1));
       return;
     }
+  /* The evaluation order of arguments is unspecified: read the task before
+   * the call that steals it. */
+  priority = g_task_get_priority (task);
+  cancellable = g_task_get_cancellable (task);
   g_input_stream_read_all_async (g_io_stream_get_input_stream (data->base),
                                  data->message, data->message_len,
-                                 g_task_get_priority (task), g_task_get_cancellable (task),
-                                 on_body_read, g_steal_pointer (&task));
+                                 priority, cancellable, on_body_read, g_steal_pointer (&task));
 }
 
 /* Takes the task's reference. */
@@ -652,20 +496,28 @@ handshake_step (GTask *task)
 
   if (punch_noise_handshake_is_write_turn (data->hs))
     {
-      g_autofree guint8 *payload = NULL;
-      gsize payload_len = 0;
+      g_autoptr (GBytes) payload = NULL;
       gsize message_len;
 
       /* Message 1 carries no payload: nothing in it is encrypted yet. */
       if (punch_noise_handshake_get_message_index (data->hs) > 0)
         {
-          payload = build_payload (data, &payload_len, &error);
+          payload = punch_noise_payload_build (data->identity,
+                                               punch_noise_handshake_get_local_static (data->hs),
+                                               (const char * const *) data->muxers, &error);
           if (payload == NULL)
             goto fail;
         }
+      else
+        {
+          payload = g_bytes_new_static ("", 0);
+        }
 
       g_byte_array_set_size (data->out, FRAME_HEADER);
-      if (!punch_noise_handshake_write_message (data->hs, payload, payload_len, data->out, &error))
+      if (!punch_noise_handshake_write_message (data->hs,
+                                                g_bytes_get_data (payload, NULL),
+                                                g_bytes_get_size (payload),
+                                                data->out, &error))
         goto fail;
       message_len = data->out->len - FRAME_HEADER;
       if (message_len > PUNCH_NOISE_MAX_MESSAGE)
