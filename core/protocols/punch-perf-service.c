@@ -375,6 +375,7 @@ on_run_stream_opened (GObject      *source,
 {
   g_autoptr (GTask) task = user_data;
   RunOp *op = g_task_get_task_data (task);
+  GCancellable *cancellable;
   GError *error = NULL;
 
   op->stream = punch_connection_open_stream_finish (PUNCH_CONNECTION (source), result,
@@ -387,10 +388,10 @@ on_run_stream_opened (GObject      *source,
 
   op->started = g_get_monotonic_time ();
   write_be64 (op->header, op->download_total);
+  cancellable = g_task_get_cancellable (task);
   g_output_stream_write_all_async (g_io_stream_get_output_stream (op->stream),
                                    op->header, sizeof op->header, G_PRIORITY_DEFAULT,
-                                   g_task_get_cancellable (task),
-                                   on_run_header_written, g_steal_pointer (&task));
+                                   cancellable, on_run_header_written, g_steal_pointer (&task));
 }
 
 /**

@@ -442,6 +442,8 @@ on_header_read (GObject      *source,
   guint index = punch_noise_handshake_get_message_index (data->hs);
   GError *error = NULL;
   gsize got = 0;
+  GCancellable *cancellable;
+  int priority;
 
   if (!g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &got, &error))
     {
