@@ -1,0 +1,946 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "punch-cli-commands.h"
+
+#include <glib-unix.h>
+#include <signal.h>
+
+#include "punch-cli-output.h"
+#include "punch-host.h"
+#include "punch-identify-service.h"
+#include "punch-perf-service.h"
+#include "punch-ping-service.h"
+
+#define DEFAULT_LISTEN_ADDR   "/ip4/0.0.0.0/tcp/0"
+#define DEFAULT_PING_COUNT    5
+#define PING_INTERVAL_MS      1000
+/* How long teardown may take to let connections say goodbye and every
+ * object go away before we exit anyway. */
+#define TEARDOWN_TIMEOUT_MS   2000
+
+/* Options. */
+
+void
+punch_cli_add_common_options (GOptionContext  *context,
+                              PunchCliOptions *options)
+{
+  const GOptionEntry entries[] = {
+    { "identity", 0, 0, G_OPTION_ARG_FILENAME, &options->identity,
+      "Identity key file (default: $XDG_CONFIG_HOME/punchline/identity.key)", "FILE" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &options->json,
+      "Print one JSON event per line (docs/cli-events.md)", NULL },
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &options->timeout,
+      "Give up on dial, ping, identify and perf after SECONDS (default 30, 0: never)", "SECONDS" },
+    { NULL }
+  };
+
+  /* The entries are copied. */
+  g_option_context_add_main_entries (context, entries, NULL);
+}
+
+gboolean
+punch_cli_parse_size (const char *text,
+                      guint64    *out)
+{
+  guint64 value = 0;
+  guint64 multiplier = 1;
+  const char *p = text;
+
+  if (text == NULL || !g_ascii_isdigit (*p))
+    return FALSE;
+  for (; g_ascii_isdigit (*p); p++)
+    {
+      guint digit = *p - '0';
+
+      if (value > (G_MAXUINT64 - digit) / 10)
+        return FALSE;
+      value = value * 10 + digit;
+    }
+
+  switch (g_ascii_toupper (*p))
+    {
+    case '\0':
+      break;
+    case 'K':
+      multiplier = G_GUINT64_CONSTANT (1) << 10;
+      break;
+    case 'M':
+      multiplier = G_GUINT64_CONSTANT (1) << 20;
+      break;
+    case 'G':
+      multiplier = G_GUINT64_CONSTANT (1) << 30;
+      break;
+    case 'T':
+      multiplier = G_GUINT64_CONSTANT (1) << 40;
+      break;
+    default:
+      return FALSE;
+    }
+  if (*p != '\0')
+    {
+      p++;
+      /* 10M, 10MB and 10MiB all mean 10 × 2^20. */
+      if (*p == 'i')
+        p++;
+      if (*p == 'B')
+        p++;
+      if (*p != '\0')
+        return FALSE;
+    }
+
+  if (value > G_MAXUINT64 / multiplier)
+    return FALSE;
+  *out = value * multiplier;
+  return TRUE;
+}
+
+static GOptionContext *
+command_context_new (PunchCliOptions    *options,
+                     const char         *parameters,
+                     const char         *summary,
+                     const GOptionEntry *entries)
+{
+  GOptionContext *context = g_option_context_new (parameters);
+
+  g_option_context_set_summary (context, summary);
+  if (entries != NULL)
+    g_option_context_add_main_entries (context, entries, NULL);
+  punch_cli_add_common_options (context, options);
+  return context;
+}
+
+static int
+usage_error (GOptionContext *context,
+             const char     *format,
+             ...) G_GNUC_PRINTF (2, 3);
+
+static int
+usage_error (GOptionContext *context,
+             const char     *format,
+             ...)
+{
+  g_autofree char *message = NULL;
+  g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_printerr ("%s: %s\n\n%s", g_get_prgname (), message, help);
+  return PUNCH_CLI_EXIT_USAGE;
+}
+
+/* Parses @argv and checks that exactly @n_positional arguments remain. */
+static gboolean
+parse_command_line (GOptionContext *context,
+                    int            *argc,
+                    char         ***argv,
+                    int             n_positional,
+                    int            *status)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!g_option_context_parse (context, argc, argv, &error))
+    {
+      *status = usage_error (context, "%s", error->message);
+      return FALSE;
+    }
+  /* argv[0] is the command name. */
+  if (*argc - 1 != n_positional)
+    {
+      *status = usage_error (context, "%s expects %d argument%s, got %d", (*argv)[0],
+                             n_positional, n_positional == 1 ? "" : "s", *argc - 1);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static PunchPrivateKey *
+load_identity (PunchCliOptions *options,
+               GError         **error)
+{
+  g_autofree char *default_path = NULL;
+  const char *path = options->identity;
+
+  if (path == NULL)
+    path = default_path = punch_private_key_default_path ();
+  return punch_private_key_load_or_create (path, error);
+}
+
+/* The running command. */
+
+typedef struct _Cli Cli;
+typedef void (*CliStep) (Cli *cli);
+
+struct _Cli
+{
+  PunchCliOptions      *options;
+  PunchCliOutput       *out;
+  GMainLoop            *loop;
+  /* Cancelled by a signal or the timeout: every network call uses it. */
+  GCancellable         *cancellable;
+  guint                 sigint_id;
+  guint                 sigterm_id;
+  guint                 timeout_id;
+  guint                 interval_id;
+  gboolean              listening;   /* listen: a signal is the normal end */
+  gboolean              finished;
+  GError               *error;
+  JsonObject           *result_extra;
+
+  PunchHost            *host;
+  PunchIdentifyService *identify;
+  PunchPingService     *ping;
+  PunchPerfService     *perf;
+  gulong                opened_id;
+  gulong                closed_id;
+  gulong                identified_id;
+  gulong                identify_failed_id;
+
+  PunchMultiaddr       *target;
+  PunchConnection      *connection;
+  CliStep               on_connected;
+
+  guint                 ping_count;
+  guint                 ping_interval_ms;
+  guint                 ping_seq;
+  guint                 pings_ok;
+  gint64                rtt_min;
+  gint64                rtt_max;
+  gint64                rtt_sum;
+  GError               *last_ping_error;
+
+  guint64               upload;
+  guint64               download;
+};
+
+static void
+cli_init (Cli             *cli,
+          PunchCliOptions *options)
+{
+  memset (cli, 0, sizeof *cli);
+  cli->options = options;
+  cli->out = punch_cli_output_new (options->json);
+  cli->loop = g_main_loop_new (NULL, FALSE);
+  cli->cancellable = g_cancellable_new ();
+  cli->rtt_min = G_MAXINT64;
+}
+
+/* Ends the command (once): the main loop returns to the command function. */
+static void
+cli_finish (Cli    *cli,
+            GError *error)
+{
+  if (cli->finished)
+    {
+      g_clear_error (&error);
+      return;
+    }
+  cli->finished = TRUE;
+  cli->error = error;
+  g_main_loop_quit (cli->loop);
+}
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  Cli *cli = user_data;
+
+  g_cancellable_cancel (cli->cancellable);
+  if (cli->listening)
+    cli_finish (cli, NULL);
+  else
+    cli_finish (cli, g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Interrupted"));
+
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_timeout (gpointer user_data)
+{
+  Cli *cli = user_data;
+
+  cli->timeout_id = 0;
+  g_cancellable_cancel (cli->cancellable);
+  cli_finish (cli, g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                "Timed out after %d s", cli->options->timeout));
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+cli_arm_signals (Cli *cli)
+{
+  cli->sigint_id = g_unix_signal_add (SIGINT, on_signal, cli);
+  cli->sigterm_id = g_unix_signal_add (SIGTERM, on_signal, cli);
+}
+
+/* @extra_ms: time the command spends waiting on purpose (ping intervals),
+ * not counted against --timeout. */
+static void
+cli_arm_timeout (Cli  *cli,
+                 guint extra_ms)
+{
+  guint64 ms;
+
+  if (cli->options->timeout <= 0)
+    return;
+  ms = (guint64) cli->options->timeout * 1000 + extra_ms;
+  cli->timeout_id = g_timeout_add ((guint) MIN (ms, G_MAXUINT), on_timeout, cli);
+  g_source_set_name_by_id (cli->timeout_id, "[punchline-cli] command timeout");
+}
+
+static void
+on_connection_opened (PunchHost       *host,
+                      PunchConnection *connection,
+                      gpointer         user_data)
+{
+  Cli *cli = user_data;
+
+  punch_cli_output_connection (cli->out, connection, TRUE, NULL);
+}
+
+static void
+on_connection_closed (PunchHost       *host,
+                      PunchConnection *connection,
+                      GError          *error,
+                      gpointer         user_data)
+{
+  Cli *cli = user_data;
+
+  punch_cli_output_connection (cli->out, connection, FALSE, error);
+}
+
+static void
+on_identified (PunchIdentifyService *identify,
+               PunchConnection      *connection,
+               PunchPeerInfo        *info,
+               gpointer              user_data)
+{
+  Cli *cli = user_data;
+
+  punch_cli_output_identify (cli->out, connection, info);
+}
+
+static void
+on_identify_failed (PunchIdentifyService *identify,
+                    PunchConnection      *connection,
+                    GError               *error,
+                    gpointer              user_data)
+{
+  Cli *cli = user_data;
+  PunchPeerId *peer_id = punch_connection_get_peer_id (connection);
+  g_autofree char *context = g_strdup_printf ("identify %s",
+                                              peer_id != NULL ? punch_peer_id_to_string (peer_id) : "");
+
+  punch_cli_output_error (cli->out, context, error);
+}
+
+static gboolean
+cli_start_host (Cli     *cli,
+                gboolean serve_perf,
+                GError **error)
+{
+  g_autoptr (PunchPrivateKey) key = load_identity (cli->options, error);
+
+  if (key == NULL)
+    return FALSE;
+
+  cli->host = punch_host_new (key);
+  cli->identify = punch_identify_service_new (cli->host);
+  cli->ping = punch_ping_service_new (cli->host);
+  cli->perf = punch_perf_service_new (cli->host, serve_perf);
+
+  cli->opened_id = g_signal_connect (cli->host, "connection-opened",
+                                     G_CALLBACK (on_connection_opened), cli);
+  cli->closed_id = g_signal_connect (cli->host, "connection-closed",
+                                     G_CALLBACK (on_connection_closed), cli);
+  cli->identified_id = g_signal_connect (cli->identify, "identified",
+                                         G_CALLBACK (on_identified), cli);
+  cli->identify_failed_id = g_signal_connect (cli->identify, "failed",
+                                              G_CALLBACK (on_identify_failed), cli);
+  return TRUE;
+}
+
+static gboolean
+on_teardown_timeout (gpointer user_data)
+{
+  gboolean *expired = user_data;
+
+  *expired = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Closes everything and lets the main loop run until the host and the
+ * services are gone (so that goodbyes reach the wire and nothing leaks), or
+ * until TEARDOWN_TIMEOUT_MS. */
+static void
+cli_teardown (Cli *cli)
+{
+  gpointer host = NULL, identify = NULL, ping = NULL, perf = NULL;
+  gboolean expired = FALSE;
+  guint timer;
+
+  g_clear_handle_id (&cli->sigint_id, g_source_remove);
+  g_clear_handle_id (&cli->sigterm_id, g_source_remove);
+  g_clear_handle_id (&cli->timeout_id, g_source_remove);
+  g_clear_handle_id (&cli->interval_id, g_source_remove);
+  g_cancellable_cancel (cli->cancellable);
+
+  if (cli->host != NULL)
+    {
+      /* Events after the end (our own closing) are not reported: the result
+       * is the last line. */
+      g_clear_signal_handler (&cli->opened_id, cli->host);
+      g_clear_signal_handler (&cli->closed_id, cli->host);
+      g_clear_signal_handler (&cli->identified_id, cli->identify);
+      g_clear_signal_handler (&cli->identify_failed_id, cli->identify);
+      punch_host_close (cli->host);
+
+      g_set_weak_pointer (&host, cli->host);
+      g_set_weak_pointer (&identify, cli->identify);
+      g_set_weak_pointer (&ping, cli->ping);
+      g_set_weak_pointer (&perf, cli->perf);
+    }
+  g_clear_object (&cli->connection);
+  g_clear_object (&cli->identify);
+  g_clear_object (&cli->ping);
+  g_clear_object (&cli->perf);
+  g_clear_object (&cli->host);
+
+  timer = g_timeout_add (TEARDOWN_TIMEOUT_MS, on_teardown_timeout, &expired);
+  while (!expired && (host != NULL || identify != NULL || ping != NULL || perf != NULL))
+    g_main_context_iteration (NULL, TRUE);
+  if (!expired)
+    g_source_remove (timer);
+  /* Whatever the closing scheduled for right now. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+
+  if (host != NULL || identify != NULL || ping != NULL || perf != NULL)
+    g_debug ("Exiting with the host still referenced");
+  g_clear_weak_pointer (&host);
+  g_clear_weak_pointer (&identify);
+  g_clear_weak_pointer (&ping);
+  g_clear_weak_pointer (&perf);
+}
+
+static void
+cli_clear (Cli *cli)
+{
+  g_clear_error (&cli->error);
+  g_clear_error (&cli->last_ping_error);
+  g_clear_pointer (&cli->result_extra, json_object_unref);
+  g_clear_pointer (&cli->target, punch_multiaddr_unref);
+  g_clear_object (&cli->cancellable);
+  g_clear_pointer (&cli->loop, g_main_loop_unref);
+  g_clear_pointer (&cli->out, punch_cli_output_free);
+}
+
+/* Prints the result (unless a listener ended normally) and frees @cli. */
+static int
+cli_end (Cli *cli)
+{
+  int status = cli->error == NULL ? PUNCH_CLI_EXIT_OK : PUNCH_CLI_EXIT_FAILED;
+
+  if (!cli->listening || cli->error != NULL)
+    punch_cli_output_result (cli->out, cli->error, cli->result_extra);
+  cli_clear (cli);
+  return status;
+}
+
+/* Runs the main loop until the command finishes, then cleans up. */
+static int
+cli_run (Cli *cli)
+{
+  if (!cli->finished)
+    g_main_loop_run (cli->loop);
+  cli_teardown (cli);
+  return cli_end (cli);
+}
+
+/* Dialing, shared by dial, ping, identify and perf. */
+
+static void
+on_dialed (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  Cli *cli = user_data;
+  GError *error = NULL;
+  PunchConnection *connection;
+
+  connection = punch_host_dial_finish (PUNCH_HOST (source), result, &error);
+  if (cli->finished)
+    {
+      g_clear_object (&connection);
+      g_clear_error (&error);
+      return;
+    }
+  if (connection == NULL)
+    {
+      cli_finish (cli, error);
+      return;
+    }
+
+  cli->connection = connection;
+  cli->on_connected (cli);
+}
+
+static int
+cli_run_dial (Cli     *cli,
+              CliStep  on_connected,
+              guint    extra_ms)
+{
+  g_autoptr (GError) error = NULL;
+
+  cli_arm_signals (cli);
+  if (!cli_start_host (cli, FALSE, &error))
+    {
+      cli_finish (cli, g_steal_pointer (&error));
+      return cli_run (cli);
+    }
+  cli_arm_timeout (cli, extra_ms);
+  cli->on_connected = on_connected;
+  punch_host_dial_async (cli->host, cli->target, cli->cancellable, on_dialed, cli);
+  return cli_run (cli);
+}
+
+static int
+parse_target (GOptionContext *context,
+              Cli            *cli,
+              const char     *text)
+{
+  g_autoptr (GError) error = NULL;
+
+  cli->target = punch_multiaddr_new_from_string (text, &error);
+  if (cli->target == NULL)
+    return usage_error (context, "Bad multiaddr “%s”: %s", text, error->message);
+  return PUNCH_CLI_EXIT_OK;
+}
+
+/* Pings. */
+
+static void ping_next (Cli *cli);
+
+static gboolean
+on_ping_interval (gpointer user_data)
+{
+  Cli *cli = user_data;
+
+  cli->interval_id = 0;
+  ping_next (cli);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+pings_done (Cli *cli)
+{
+  JsonObject *extra = json_object_new ();
+
+  json_object_set_int_member (extra, "sent", cli->ping_seq);
+  json_object_set_int_member (extra, "received", cli->pings_ok);
+  if (cli->pings_ok > 0)
+    {
+      json_object_set_double_member (extra, "rtt_min_ms", cli->rtt_min / 1000.0);
+      json_object_set_double_member (extra, "rtt_avg_ms", cli->rtt_sum / 1000.0 / cli->pings_ok);
+      json_object_set_double_member (extra, "rtt_max_ms", cli->rtt_max / 1000.0);
+    }
+  cli->result_extra = extra;
+
+  if (cli->pings_ok > 0)
+    cli_finish (cli, NULL);
+  else
+    cli_finish (cli, g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, "All %u pings failed: %s",
+                                  cli->ping_seq, cli->last_ping_error->message));
+}
+
+static void
+on_pong (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr (GError) error = NULL;
+  gint64 rtt;
+
+  rtt = punch_ping_service_ping_finish (PUNCH_PING_SERVICE (source), result, &error);
+  if (cli->finished)
+    return;
+
+  if (rtt < 0)
+    {
+      g_autofree char *context = g_strdup_printf ("ping %u", cli->ping_seq);
+
+      punch_cli_output_error (cli->out, context, error);
+      g_clear_error (&cli->last_ping_error);
+      cli->last_ping_error = g_steal_pointer (&error);
+    }
+  else
+    {
+      punch_cli_output_ping (cli->out, punch_connection_get_peer_id (cli->connection),
+                             cli->ping_seq, rtt);
+      cli->pings_ok++;
+      cli->rtt_sum += rtt;
+      cli->rtt_min = MIN (cli->rtt_min, rtt);
+      cli->rtt_max = MAX (cli->rtt_max, rtt);
+    }
+
+  if (cli->ping_seq >= cli->ping_count)
+    pings_done (cli);
+  else if (cli->ping_interval_ms == 0)
+    ping_next (cli);
+  else
+    {
+      cli->interval_id = g_timeout_add (cli->ping_interval_ms, on_ping_interval, cli);
+      g_source_set_name_by_id (cli->interval_id, "[punchline-cli] ping interval");
+    }
+}
+
+static void
+ping_next (Cli *cli)
+{
+  cli->ping_seq++;
+  punch_ping_service_ping_async (cli->ping, cli->connection, cli->cancellable, on_pong, cli);
+}
+
+static guint
+ping_waiting_ms (guint count,
+                 guint interval_ms)
+{
+  guint64 ms = count > 1 ? (guint64) (count - 1) * interval_ms : 0;
+
+  return (guint) MIN (ms, (guint64) G_MAXUINT / 2);
+}
+
+/* Commands. */
+
+int
+punch_cli_command_id (PunchCliOptions *options,
+                      int              argc,
+                      char           **argv)
+{
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (PunchCliOutput) out = NULL;
+  g_autoptr (PunchPrivateKey) key = NULL;
+  g_autoptr (GError) error = NULL;
+  PunchPublicKey *public_key;
+  int status;
+
+  context = command_context_new (options, "", "Prints the peer ID of the identity key "
+                                 "(creating the key file when missing).", NULL);
+  if (!parse_command_line (context, &argc, &argv, 0, &status))
+    return status;
+
+  out = punch_cli_output_new (options->json);
+  key = load_identity (options, &error);
+  if (key == NULL)
+    {
+      punch_cli_output_result (out, error, NULL);
+      return PUNCH_CLI_EXIT_FAILED;
+    }
+
+  public_key = punch_private_key_get_public_key (key);
+  punch_cli_output_id (out, punch_private_key_get_peer_id (key),
+                       punch_public_key_get_key_type (public_key));
+  punch_cli_output_result (out, NULL, NULL);
+  return PUNCH_CLI_EXIT_OK;
+}
+
+int
+punch_cli_command_listen (PunchCliOptions *options,
+                          int              argc,
+                          char           **argv)
+{
+  g_auto (GStrv) listen = NULL;
+  gboolean perf = FALSE;
+  const GOptionEntry entries[] = {
+    { "listen", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &listen,
+      "Listen on MA (repeatable; default " DEFAULT_LISTEN_ADDR ")", "MA" },
+    { "perf", 0, 0, G_OPTION_ARG_NONE, &perf, "Serve /perf/1.0.0", NULL },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GPtrArray) addrs = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_multiaddr_unref);
+  g_autoptr (GPtrArray) bound = NULL;
+  g_autoptr (GError) error = NULL;
+  const char * const default_listen[] = { DEFAULT_LISTEN_ADDR, NULL };
+  const char * const *texts;
+  int status;
+  Cli cli;
+
+  context = command_context_new (options, "",
+                                 "Listens for peers, answers identify and ping (and perf with "
+                                 "--perf), and prints connection and identify events until "
+                                 "SIGINT or SIGTERM.", entries);
+  if (!parse_command_line (context, &argc, &argv, 0, &status))
+    return status;
+
+  texts = listen != NULL ? (const char * const *) listen : default_listen;
+  for (guint i = 0; texts[i] != NULL; i++)
+    {
+      PunchMultiaddr *addr = punch_multiaddr_new_from_string (texts[i], &error);
+
+      if (addr == NULL)
+        return usage_error (context, "Bad multiaddr “%s”: %s", texts[i], error->message);
+      g_ptr_array_add (addrs, addr);
+    }
+
+  cli_init (&cli, options);
+  cli.listening = TRUE;
+  cli_arm_signals (&cli);
+  if (!cli_start_host (&cli, perf, &error))
+    {
+      cli_finish (&cli, g_steal_pointer (&error));
+      return cli_run (&cli);
+    }
+  for (guint i = 0; i < addrs->len; i++)
+    if (!punch_host_listen (cli.host, g_ptr_array_index (addrs, i), &error))
+      {
+        g_autofree char *text = punch_multiaddr_to_string (g_ptr_array_index (addrs, i));
+
+        g_prefix_error (&error, "Cannot listen on %s: ", text);
+        cli_finish (&cli, g_steal_pointer (&error));
+        return cli_run (&cli);
+      }
+
+  bound = punch_host_get_listen_addrs (cli.host);
+  punch_cli_output_listening (cli.out, punch_host_get_peer_id (cli.host), bound);
+  return cli_run (&cli);
+}
+
+static void
+dial_pings_start (Cli *cli)
+{
+  if (cli->ping_count == 0)
+    {
+      cli_finish (cli, NULL);
+      return;
+    }
+  ping_next (cli);
+}
+
+static void
+on_dial_identified (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr (PunchPeerInfo) info = NULL;
+  GError *error = NULL;
+
+  info = punch_identify_service_identify_finish (PUNCH_IDENTIFY_SERVICE (source), result, &error);
+  if (cli->finished)
+    {
+      g_clear_error (&error);
+      return;
+    }
+  if (info == NULL)
+    {
+      cli_finish (cli, error);
+      return;
+    }
+
+  /* The identify event was printed by the "identified" handler. */
+  dial_pings_start (cli);
+}
+
+static void
+dial_connected (Cli *cli)
+{
+  punch_identify_service_identify_async (cli->identify, cli->connection, cli->cancellable,
+                                         on_dial_identified, cli);
+}
+
+int
+punch_cli_command_dial (PunchCliOptions *options,
+                        int              argc,
+                        char           **argv)
+{
+  int count = 0;
+  int interval = 0;
+  const GOptionEntry entries[] = {
+    { "ping", 0, 0, G_OPTION_ARG_INT, &count, "Then ping N times on one stream", "N" },
+    { "interval", 0, 0, G_OPTION_ARG_INT, &interval,
+      "Wait MS milliseconds between pings (default 0)", "MS" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = NULL;
+  int status;
+  Cli cli;
+
+  context = command_context_new (options, "MULTIADDR",
+                                 "Connects to a peer, waits for its identify, optionally pings it.",
+                                 entries);
+  if (!parse_command_line (context, &argc, &argv, 1, &status))
+    return status;
+  if (count < 0)
+    return usage_error (context, "--ping must not be negative");
+  if (interval < 0)
+    return usage_error (context, "--interval must not be negative");
+
+  cli_init (&cli, options);
+  if ((status = parse_target (context, &cli, argv[1])) != PUNCH_CLI_EXIT_OK)
+    {
+      cli_clear (&cli);
+      return status;
+    }
+  cli.ping_count = count;
+  cli.ping_interval_ms = interval;
+  return cli_run_dial (&cli, dial_connected, ping_waiting_ms (count, interval));
+}
+
+int
+punch_cli_command_ping (PunchCliOptions *options,
+                        int              argc,
+                        char           **argv)
+{
+  int count = DEFAULT_PING_COUNT;
+  int interval = PING_INTERVAL_MS;
+  const GOptionEntry entries[] = {
+    { "count", 'c', 0, G_OPTION_ARG_INT, &count, "Send N pings (default 5)", "N" },
+    { "interval", 0, 0, G_OPTION_ARG_INT, &interval,
+      "Wait MS milliseconds between pings (default 1000)", "MS" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = NULL;
+  int status;
+  Cli cli;
+
+  context = command_context_new (options, "MULTIADDR", "Pings a peer (/ipfs/ping/1.0.0).", entries);
+  if (!parse_command_line (context, &argc, &argv, 1, &status))
+    return status;
+  if (count <= 0)
+    return usage_error (context, "-c must be at least 1");
+  if (interval < 0)
+    return usage_error (context, "--interval must not be negative");
+
+  cli_init (&cli, options);
+  if ((status = parse_target (context, &cli, argv[1])) != PUNCH_CLI_EXIT_OK)
+    {
+      cli_clear (&cli);
+      return status;
+    }
+  cli.ping_count = count;
+  cli.ping_interval_ms = interval;
+  return cli_run_dial (&cli, ping_next, ping_waiting_ms (count, interval));
+}
+
+static void
+on_identify_done (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr (PunchPeerInfo) info = NULL;
+  GError *error = NULL;
+
+  info = punch_identify_service_identify_finish (PUNCH_IDENTIFY_SERVICE (source), result, &error);
+  if (cli->finished)
+    {
+      g_clear_error (&error);
+      return;
+    }
+  /* On success the "identified" handler printed the identify event. */
+  cli_finish (cli, error);
+}
+
+static void
+identify_connected (Cli *cli)
+{
+  punch_identify_service_identify_async (cli->identify, cli->connection, cli->cancellable,
+                                         on_identify_done, cli);
+}
+
+int
+punch_cli_command_identify (PunchCliOptions *options,
+                            int              argc,
+                            char           **argv)
+{
+  g_autoptr (GOptionContext) context = NULL;
+  int status;
+  Cli cli;
+
+  context = command_context_new (options, "MULTIADDR",
+                                 "Connects to a peer and prints its identify.", NULL);
+  if (!parse_command_line (context, &argc, &argv, 1, &status))
+    return status;
+
+  cli_init (&cli, options);
+  if ((status = parse_target (context, &cli, argv[1])) != PUNCH_CLI_EXIT_OK)
+    {
+      cli_clear (&cli);
+      return status;
+    }
+  return cli_run_dial (&cli, identify_connected, 0);
+}
+
+static void
+on_perf_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Cli *cli = user_data;
+  PunchPerfResult perf;
+  GError *error = NULL;
+
+  if (!punch_perf_service_run_finish (PUNCH_PERF_SERVICE (source), result, &perf, &error))
+    {
+      if (cli->finished)
+        g_clear_error (&error);
+      else
+        cli_finish (cli, error);
+      return;
+    }
+  if (cli->finished)
+    return;
+
+  punch_cli_output_perf (cli->out, punch_connection_get_peer_id (cli->connection), &perf);
+  cli_finish (cli, NULL);
+}
+
+static void
+perf_connected (Cli *cli)
+{
+  punch_perf_service_run_async (cli->perf, cli->connection, cli->upload, cli->download,
+                                cli->cancellable, on_perf_done, cli);
+}
+
+int
+punch_cli_command_perf (PunchCliOptions *options,
+                        int              argc,
+                        char           **argv)
+{
+  g_autofree char *upload = NULL;
+  g_autofree char *download = NULL;
+  const GOptionEntry entries[] = {
+    { "upload", 0, 0, G_OPTION_ARG_STRING, &upload,
+      "Send BYTES (suffixes K, M, G: powers of 1024)", "BYTES" },
+    { "download", 0, 0, G_OPTION_ARG_STRING, &download,
+      "Receive BYTES (suffixes K, M, G: powers of 1024)", "BYTES" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = NULL;
+  int status;
+  Cli cli;
+
+  context = command_context_new (options, "MULTIADDR",
+                                 "Measures throughput to a peer serving /perf/1.0.0.", entries);
+  if (!parse_command_line (context, &argc, &argv, 1, &status))
+    return status;
+
+  cli_init (&cli, options);
+  if (upload == NULL || download == NULL)
+    status = usage_error (context, "perf needs --upload and --download");
+  else if (!punch_cli_parse_size (upload, &cli.upload))
+    status = usage_error (context, "Bad --upload size “%s”", upload);
+  else if (!punch_cli_parse_size (download, &cli.download))
+    status = usage_error (context, "Bad --download size “%s”", download);
+  else
+    status = parse_target (context, &cli, argv[1]);
+  if (status != PUNCH_CLI_EXIT_OK)
+    {
+      cli_clear (&cli);
+      return status;
+    }
+  return cli_run_dial (&cli, perf_connected, 0);
+}
