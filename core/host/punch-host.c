@@ -1000,6 +1000,15 @@ parse_dial_addr (DialData  *data,
   PunchMultiaddrComponent host, tcp, p2p;
   guint n = punch_multiaddr_get_n_components (data->addr);
 
+  if (n > 0 && punch_multiaddr_get_component (data->addr, 0, &host)
+      && host.code == PUNCH_PROTO_DNSADDR)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "/dnsaddr needs TXT lookups of _dnsaddr names, which are not implemented; "
+                   "dial one of the addresses it lists instead");
+      return FALSE;
+    }
+
   if (n < 2 || n > 3
       || !punch_multiaddr_get_component (data->addr, 0, &host)
       || !punch_multiaddr_get_component (data->addr, 1, &tcp)
@@ -1027,11 +1036,6 @@ parse_dial_addr (DialData  *data,
         }
       data->dns_name = g_strndup ((const char *) host.value, host.value_len);
       break;
-    case PUNCH_PROTO_DNSADDR:
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                   "/dnsaddr needs TXT lookups of _dnsaddr names, which are not implemented; "
-                   "dial one of the addresses it lists instead");
-      return FALSE;
     default:
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                    "cannot dial over /%s: only /ip4, /ip6, /dns, /dns4 and /dns6 with /tcp", host.name);
