@@ -98,9 +98,9 @@ circuit_finish (PunchRelayCircuit *self, const char *reason)
 void
 punch_relay_circuit_abort (PunchRelayCircuit *self, const char *reason)
 {
-  g_return_if_fail (PUNCH_IS_RELAY_CIRCUIT (self));
-
   g_autoptr (PunchRelayCircuit) keep = NULL;
+
+  g_return_if_fail (PUNCH_IS_RELAY_CIRCUIT (self));
 
   if (self->closed)
     return;
