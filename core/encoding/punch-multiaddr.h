@@ -11,6 +11,7 @@ typedef enum
   PUNCH_PROTO_IP4 = 4,
   PUNCH_PROTO_TCP = 6,
   PUNCH_PROTO_IP6 = 41,
+  PUNCH_PROTO_IP6ZONE = 42,
   PUNCH_PROTO_DNS = 53,
   PUNCH_PROTO_DNS4 = 54,
   PUNCH_PROTO_DNS6 = 55,
@@ -20,13 +21,17 @@ typedef enum
   PUNCH_PROTO_WEBRTC = 281,
   PUNCH_PROTO_P2P_CIRCUIT = 290,
   PUNCH_PROTO_P2P = 421,
+  PUNCH_PROTO_HTTPS = 443,
   PUNCH_PROTO_TLS = 448,
+  PUNCH_PROTO_SNI = 449,
   PUNCH_PROTO_NOISE = 454,
   PUNCH_PROTO_QUIC = 460,
   PUNCH_PROTO_QUIC_V1 = 461,
   PUNCH_PROTO_WEBTRANSPORT = 465,
   PUNCH_PROTO_CERTHASH = 466,
   PUNCH_PROTO_WS = 477,
+  PUNCH_PROTO_WSS = 478,
+  PUNCH_PROTO_HTTP = 480,
 } PunchProtoCode;
 
 /* Binary multiaddrs longer than this are refused. */
@@ -70,10 +75,12 @@ int             punch_multiaddr_find_first (const PunchMultiaddr *self, guint32 
 int             punch_multiaddr_find_last  (const PunchMultiaddr *self, guint32 code);
 gboolean        punch_multiaddr_has_protocol (const PunchMultiaddr *self, guint32 code);
 
-/* A new multiaddr of components [@start, @end) (end = -1: to the end). */
+/* A new multiaddr of components [@start, @end) (end = -1: to the end);
+ * NULL when the range is empty. */
 PunchMultiaddr *punch_multiaddr_slice (const PunchMultiaddr *self, int start, int end);
+/* NULL if the result would exceed PUNCH_MULTIADDR_MAX_LEN. */
 PunchMultiaddr *punch_multiaddr_concat (const PunchMultiaddr *a, const PunchMultiaddr *b);
-/* @self with "/p2p/<peer id bytes>" appended. */
+/* @self with "/p2p/<peer id bytes>" appended (NULL if too long). */
 PunchMultiaddr *punch_multiaddr_with_peer_id (const PunchMultiaddr *self,
                                               const guint8         *peer_id,
                                               gsize                 peer_id_len);
