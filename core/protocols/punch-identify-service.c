@@ -260,7 +260,7 @@ build_identify_message (PunchIdentifyService *self,
 {
   Identify__Pb__Identify msg = IDENTIFY__PB__IDENTIFY__INIT;
   PunchPrivateKey *key = punch_host_get_private_key (self->host);
-  g_autoptr (GBytes) public_key = NULL;
+  GBytes *public_key;
   g_autoptr (GPtrArray) listen_addrs = punch_host_get_listen_addrs (self->host);
   g_autoptr (GPtrArray) addrs = g_ptr_array_new ();
   g_autoptr (GArray) addr_data = g_array_new (FALSE, TRUE, sizeof (ProtobufCBinaryData));
