@@ -88,6 +88,31 @@ set_nodelay (GSocket *socket, GError **error)
   return TRUE;
 }
 
+/* Not g_socket_bind(): it resets SO_REUSEPORT on stream sockets. */
+static gboolean
+bind_socket (GSocket *socket, GInetSocketAddress *address, GError **error)
+{
+  struct sockaddr_storage native;
+  gssize len = g_socket_address_get_native_size (G_SOCKET_ADDRESS (address));
+
+  if (len < 0 || (gsize) len > sizeof native ||
+      !g_socket_address_to_native (G_SOCKET_ADDRESS (address), &native, sizeof native, error))
+    {
+      g_prefix_error (error, "binding: ");
+      return FALSE;
+    }
+  if (bind (g_socket_get_fd (socket), (struct sockaddr *) &native, (socklen_t) len) != 0)
+    {
+      int errsv = errno;
+      g_autofree char *where = address_to_string (address);
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   "cannot bind to %s: %s", where, g_strerror (errsv));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static GSocket *
 new_tcp_socket (GSocketFamily family, GError **error)
 {
@@ -396,7 +421,7 @@ punch_tcp_transport_listen (PunchTcpTransport  *self,
     }
   g_socket_set_blocking (socket, FALSE);
   g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
-  if (!g_socket_bind (socket, G_SOCKET_ADDRESS (address), TRUE, error) ||
+  if (!bind_socket (socket, address, error) ||
       !g_socket_listen (socket, error))
     {
       g_prefix_error (error, "listening on %s: ", where);
@@ -639,7 +664,7 @@ dial_start (GTask *task, guint16 local_port, GError **error)
       /* With SO_REUSEPORT on the listener and on this socket, Linux lets
        * both hold the port; connect() then fails with EADDRNOTAVAIL if the
        * 4-tuple is taken, e.g. by a connection the remote made to us. */
-      if (!g_socket_bind (dial->socket, local, TRUE, &local_error))
+      if (!bind_socket (dial->socket, G_INET_SOCKET_ADDRESS (local), &local_error))
         goto retry;
     }
 
