@@ -41,6 +41,21 @@ start_round_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+close_round_cb (gpointer user_data)
+{
+  Bench *b = user_data;
+
+  punch_connection_close (b->connection);
+  g_clear_object (&b->connection);
+  if (++b->round == b->rounds + WARMUP)
+    g_main_loop_quit (b->loop);
+  else
+    /* Let both sides forget the connection before the next dial. */
+    g_timeout_add (ROUND_PAUSE_MS, start_round_cb, b);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 ping_cb (GObject      *source,
          GAsyncResult *result,
@@ -58,15 +73,8 @@ ping_cb (GObject      *source,
     }
   if (b->round >= WARMUP)
     g_array_append_val (b->samples, ms);
-  punch_connection_close (b->connection);
-  g_clear_object (&b->connection);
-  if (++b->round == b->rounds + WARMUP)
-    {
-      g_main_loop_quit (b->loop);
-      return;
-    }
-  /* Let both sides forget the connection before the next dial. */
-  g_timeout_add (ROUND_PAUSE_MS, start_round_cb, b);
+  /* Closed from the main loop, not from inside the ping service's callback. */
+  g_idle_add (close_round_cb, b);
 }
 
 static void
