@@ -404,6 +404,7 @@ test_dial_refused (Fixture       *f,
   g_autoptr(GError) error = NULL;
   g_autofree char *text = NULL;
   g_autofree char *prefix = NULL;
+  g_autofree char *lower = NULL;
 
   /* A port that was free a moment ago and has no listener now. */
   socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
@@ -421,7 +422,8 @@ test_dial_refused (Fixture       *f,
   text = punch_multiaddr_to_string (addr);
   prefix = g_strdup_printf ("dial %s: ", text);
   g_assert_true (g_str_has_prefix (error->message, prefix));
-  g_assert_nonnull (strstr (g_ascii_strdown (error->message, -1), "refused"));
+  lower = g_ascii_strdown (error->message, -1);
+  g_assert_nonnull (strstr (lower, "refused"));
   g_assert_cmpuint (f->client_dial_failed->len, ==, 1);
 }
 
