@@ -1057,6 +1057,77 @@ test_echo_concurrent (Fixture       *f,
   g_string_free (run.failures, TRUE);
 }
 
+/* Nothing outlives its use: hosts, connections and muxer sessions are
+ * finalized once the hosts are closed (or just dropped) and unreferenced. */
+static void
+test_lifecycle (gconstpointer data)
+{
+  static const char * const echo[] = { ECHO_PROTOCOL, NULL };
+  static const char * const unknown[] = { "/punch-test/unknown/1.0.0", NULL };
+  gboolean close_first = GPOINTER_TO_INT (data);
+  PunchHost *server = new_host ();
+  PunchHost *client = new_host ();
+  g_autoptr(GPtrArray) server_opened = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(PunchMultiaddr) listen_addr = listen_loopback (server);
+  g_autoptr(PunchMultiaddr) addr = with_id (listen_addr, punch_host_get_peer_id (server));
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  PunchConnection *connection;
+  PunchConnection *server_side;
+  PunchYamuxSession *client_session;
+  PunchYamuxSession *server_session;
+  GIOStream *stream;
+  guint served = 0;
+
+  g_signal_connect (server, "connection-opened", G_CALLBACK (on_opened), server_opened);
+  punch_host_set_stream_handler (server, ECHO_PROTOCOL, echo_handler, &served, NULL);
+
+  connection = dial (client, addr, NULL, &error);
+  g_assert_no_error (error);
+  WAIT_UNTIL (server_opened->len == 1);
+  server_side = g_ptr_array_steal_index (server_opened, 0);
+  client_session = punch_connection_get_session (connection);
+  server_session = punch_connection_get_session (server_side);
+  g_object_add_weak_pointer (G_OBJECT (server), (gpointer *) &server);
+  g_object_add_weak_pointer (G_OBJECT (client), (gpointer *) &client);
+  g_object_add_weak_pointer (G_OBJECT (connection), (gpointer *) &connection);
+  g_object_add_weak_pointer (G_OBJECT (server_side), (gpointer *) &server_side);
+  g_object_add_weak_pointer (G_OBJECT (client_session), (gpointer *) &client_session);
+  g_object_add_weak_pointer (G_OBJECT (server_session), (gpointer *) &server_session);
+
+  /* One stream left open, one refused. */
+  punch_connection_open_stream_async (connection, echo, NULL, host_test_store_result, &result);
+  WAIT_UNTIL (result != NULL);
+  stream = punch_connection_open_stream_finish (connection, result, NULL, &error);
+  g_assert_no_error (error);
+  g_object_add_weak_pointer (G_OBJECT (stream), (gpointer *) &stream);
+  g_clear_object (&result);
+  punch_connection_open_stream_async (connection, unknown, NULL, host_test_store_result, &result);
+  WAIT_UNTIL (result != NULL);
+  g_assert_null (punch_connection_open_stream_finish (connection, result, NULL, &error));
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_NEGOTIATION_FAILED);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  WAIT_UNTIL (served == 1);
+
+  if (close_first)
+    {
+      punch_host_close (server);
+      WAIT_UNTIL (punch_connection_get_state (connection) == PUNCH_CONNECTION_STATE_CLOSED);
+    }
+
+  /* The server goes away without a close: the client still hears of it. */
+  g_object_unref (server_side);
+  g_object_unref (server);
+  WAIT_UNTIL (server == NULL && server_side == NULL && server_session == NULL);
+  WAIT_UNTIL (g_list_model_get_n_items (punch_host_get_connections (client)) == 0);
+
+  g_object_unref (stream);
+  g_object_unref (connection);
+  g_object_unref (client);
+  WAIT_UNTIL (client == NULL && connection == NULL && client_session == NULL && stream == NULL);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1084,6 +1155,8 @@ main (int   argc,
   ADD ("close/host", test_close_host);
   ADD ("close/connection", test_close_connection);
   g_test_add_func ("/core/host/listen/wildcard", test_listen_wildcard);
+  g_test_add_data_func ("/core/host/lifecycle/close-then-drop", GINT_TO_POINTER (TRUE), test_lifecycle);
+  g_test_add_data_func ("/core/host/lifecycle/drop", GINT_TO_POINTER (FALSE), test_lifecycle);
 
 #undef ADD
 
