@@ -208,7 +208,11 @@ typedef struct
   guint64         download_total;
   PunchPerfResult result;
   gint64          started;
-  gint64          upload_done;
+  /* The server answers only once it has drained our upload, so its first
+   * byte (or its EOF, for an empty download) marks the end of the upload
+   * as the server saw it; our FIN leaving says little with buffers in
+   * between. */
+  gint64          first_byte;
 } RunOp;
 
 static void
@@ -247,9 +251,11 @@ on_run_downloaded (GObject      *source,
       run_fail (task, error);
       return;
     }
+  if (op->first_byte == 0)
+    op->first_byte = g_get_monotonic_time ();
   if (n == 0)
     {
-      gint64 now = g_get_monotonic_time ();
+      gint64 now;
 
       punch_protocol_close_stream (op->stream);
       if (op->result.downloaded != op->download_total)
@@ -259,7 +265,9 @@ on_run_downloaded (GObject      *source,
                                        G_GUINT64_FORMAT, op->result.downloaded, op->download_total));
           return;
         }
-      op->result.download_seconds = (now - op->upload_done) / (gdouble) G_USEC_PER_SEC;
+      now = g_get_monotonic_time ();
+      op->result.upload_seconds = (op->first_byte - op->started) / (gdouble) G_USEC_PER_SEC;
+      op->result.download_seconds = (now - op->first_byte) / (gdouble) G_USEC_PER_SEC;
       op->result.total_seconds = (now - op->started) / (gdouble) G_USEC_PER_SEC;
       g_task_return_boolean (task, TRUE);
       return;
@@ -294,7 +302,6 @@ on_run_write_closed (GObject      *source,
                      gpointer      user_data)
 {
   g_autoptr (GTask) task = user_data;
-  RunOp *op = g_task_get_task_data (task);
   GError *error = NULL;
 
   if (!g_output_stream_close_finish (G_OUTPUT_STREAM (source), result, &error))
@@ -303,8 +310,6 @@ on_run_write_closed (GObject      *source,
       return;
     }
 
-  op->upload_done = g_get_monotonic_time ();
-  op->result.upload_seconds = (op->upload_done - op->started) / (gdouble) G_USEC_PER_SEC;
   run_download_next (g_steal_pointer (&task));
 }
 
@@ -406,7 +411,8 @@ on_run_stream_opened (GObject      *source,
  *
  * Runs one perf measure (libp2p/specs perf/perf.md) on a new stream: upload,
  * half-close, then download. Upload time runs from the first byte written to
- * our FIN; download time from there to the peer's EOF.
+ * the first byte of the answer (the server sends only after draining the
+ * upload); download time from there to the peer's EOF.
  */
 void
 punch_perf_service_run_async (PunchPerfService   *self,
