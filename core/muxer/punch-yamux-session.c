@@ -348,7 +348,7 @@ open_op_free (OpenOp *op)
 static void
 wake_opens (PunchYamuxSession *self)
 {
-  g_autoptr (PunchYamuxSession) hold = g_object_ref (self);
+  g_autoptr (PunchYamuxSession) hold G_GNUC_UNUSED = g_object_ref (self);
 
   while (!g_queue_is_empty (&self->pending_opens) &&
          (self->closed || self->remote_go_away || self->go_away_sent ||
@@ -375,7 +375,7 @@ remove_stream (PunchYamuxSession *self,
                PunchYamuxStream  *stream,
                const GError      *error)
 {
-  g_autoptr (PunchYamuxStream) hold = g_object_ref (stream);
+  g_autoptr (PunchYamuxStream) hold G_GNUC_UNUSED = g_object_ref (stream);
   gboolean was_unacked = FALSE;
 
   if (!g_hash_table_steal (self->streams, GUINT_TO_POINTER (stream->id)))
@@ -559,11 +559,10 @@ terminate (PunchYamuxSession *self,
            GError            *error,
            int                go_away_code)
 {
-  g_autoptr (PunchYamuxSession) hold = g_object_ref (self);
-  g_autoptr (GError) owned_error = error;
+  g_autoptr (PunchYamuxSession) hold G_GNUC_UNUSED = g_object_ref (self);
+  g_autoptr (GError) owned_error G_GNUC_UNUSED = error;
   g_autoptr (GError) stream_error = NULL;
   g_autoptr (GPtrArray) streams = NULL;
-  g_autoptr (GList) pings = NULL;
 
   if (self->closed)
     return;

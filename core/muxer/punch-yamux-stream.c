@@ -270,7 +270,7 @@ punch_yamux_stream_push_data (PunchYamuxStream *self,
 void
 punch_yamux_stream_remote_fin (PunchYamuxStream *self)
 {
-  g_autoptr (PunchYamuxStream) hold = g_object_ref (self);
+  g_autoptr (PunchYamuxStream) hold G_GNUC_UNUSED = g_object_ref (self);
 
   self->remote_fin = TRUE;
   complete_read (self);
@@ -293,7 +293,7 @@ mark_reset (PunchYamuxStream *self,
 void
 punch_yamux_stream_remote_reset (PunchYamuxStream *self)
 {
-  g_autoptr (PunchYamuxStream) hold = g_object_ref (self);
+  g_autoptr (PunchYamuxStream) hold G_GNUC_UNUSED = g_object_ref (self);
 
   if (self->reset)
     return;
@@ -315,7 +315,7 @@ void
 punch_yamux_stream_detach (PunchYamuxStream *self,
                            const GError     *error)
 {
-  g_autoptr (PunchYamuxStream) hold = g_object_ref (self);
+  g_autoptr (PunchYamuxStream) hold G_GNUC_UNUSED = g_object_ref (self);
 
   self->waiting_writable = FALSE;
   self->session = NULL;
@@ -380,7 +380,7 @@ punch_yamux_stream_try_write (PunchYamuxStream *self)
 static void
 close_output (PunchYamuxStream *self)
 {
-  g_autoptr (PunchYamuxStream) hold = g_object_ref (self);
+  g_autoptr (PunchYamuxStream) hold G_GNUC_UNUSED = g_object_ref (self);
 
   if (self->local_fin)
     return;
@@ -400,7 +400,7 @@ close_output (PunchYamuxStream *self)
 static void
 close_input (PunchYamuxStream *self)
 {
-  g_autoptr (PunchYamuxStream) hold = g_object_ref (self);
+  g_autoptr (PunchYamuxStream) hold G_GNUC_UNUSED = g_object_ref (self);
 
   if (self->input_closed)
     return;
@@ -900,7 +900,7 @@ punch_yamux_stream_get_id (PunchYamuxStream *self)
 void
 punch_yamux_stream_reset (PunchYamuxStream *self)
 {
-  g_autoptr (PunchYamuxStream) hold = NULL;
+  g_autoptr (PunchYamuxStream) hold G_GNUC_UNUSED = NULL;
 
   g_return_if_fail (PUNCH_IS_YAMUX_STREAM (self));
 
