@@ -116,6 +116,14 @@ finish_upgrade (GTask      *task,
   UpgradeData *data = g_task_get_task_data (task);
   PunchUpgrade *upgrade;
 
+  /* Cancelled (or timed out) in the very step that succeeded: a started
+   * session nobody takes would keep the connection open forever. */
+  if (g_cancellable_is_cancelled (data->cancellable))
+    {
+      fail (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled"));
+      return;
+    }
+
   upgrade = g_new0 (PunchUpgrade, 1);
   upgrade->peer_id = punch_peer_id_ref (punch_noise_stream_get_remote_peer_id (data->noise));
   upgrade->public_key = g_object_ref (punch_noise_stream_get_remote_public_key (data->noise));
@@ -277,6 +285,8 @@ punch_upgrader_upgrade_async (GIOStream          *raw,
 
   task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_source_tag (task, punch_upgrader_upgrade_async);
+  /* We report cancellation ourselves, after closing the connection. */
+  g_task_set_check_cancellable (task, FALSE);
 
   data = g_new0 (UpgradeData, 1);
   data->raw = g_object_ref (raw);

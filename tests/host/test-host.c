@@ -777,12 +777,43 @@ test_listen_wildcard (void)
   g_assert_cmpuint (changed, ==, 2);
 }
 
-typedef struct
+static void
+test_ipv6 (void)
 {
-  PunchHost *host;
-  guint      n_items_changed;
-  guint      n_infos;
-} StoreWatch;
+  g_autoptr(PunchHost) server = new_host ();
+  g_autoptr(PunchHost) client = new_host ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PunchMultiaddr) loopback6 = punch_multiaddr_new_from_string ("/ip6/::1/tcp/0", &error);
+  g_autoptr(GPtrArray) addrs = NULL;
+  g_autoptr(PunchMultiaddr) addr = NULL;
+  g_autoptr(PunchConnection) connection = NULL;
+  g_autofree char *text = NULL;
+
+  g_assert_no_error (error);
+  if (!punch_host_listen (server, loopback6, &error))
+    {
+      g_autofree char *reason = g_strdup_printf ("no IPv6 loopback here: %s", error->message);
+
+      g_test_skip (reason);
+      return;
+    }
+
+  addrs = punch_host_get_listen_addrs (server);
+  g_assert_cmpuint (addrs->len, ==, 1);
+  text = punch_multiaddr_to_string (g_ptr_array_index (addrs, 0));
+  g_assert_true (g_str_has_prefix (text, "/ip6/::1/tcp/"));
+  addr = with_id (g_ptr_array_index (addrs, 0), punch_host_get_peer_id (server));
+
+  connection = dial (client, addr, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (punch_multiaddr_equal (punch_connection_get_remote_addr (connection),
+                                        g_ptr_array_index (addrs, 0)));
+
+  punch_host_close (client);
+  punch_host_close (server);
+  WAIT_UNTIL (g_list_model_get_n_items (punch_host_get_connections (client)) == 0
+              && g_list_model_get_n_items (punch_host_get_connections (server)) == 0);
+}
 
 static void
 test_peer_store_on_connect (Fixture       *f,
@@ -1155,6 +1186,7 @@ main (int   argc,
   ADD ("close/host", test_close_host);
   ADD ("close/connection", test_close_connection);
   g_test_add_func ("/core/host/listen/wildcard", test_listen_wildcard);
+  g_test_add_func ("/core/host/ipv6", test_ipv6);
   g_test_add_data_func ("/core/host/lifecycle/close-then-drop", GINT_TO_POINTER (TRUE), test_lifecycle);
   g_test_add_data_func ("/core/host/lifecycle/drop", GINT_TO_POINTER (FALSE), test_lifecycle);
 
