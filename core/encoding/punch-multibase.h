@@ -15,7 +15,11 @@ GBytes *punch_base58_decode (const char *text, GError **error);
 char   *punch_base32_encode (const guint8 *data, gsize len);
 GBytes *punch_base32_decode (const char *text, GError **error);
 
-/* Multibase: a one-character prefix naming the base ('z' base58btc, 'b' base32). */
+/* Multibase: a one-character prefix naming the base: 'z' base58btc, 'b'/'B'
+ * base32 (lower/upper), 'c'/'C' padded base32, 'f'/'F' base16, 'm'/'M'
+ * base64 (unpadded/padded), 'u'/'U' base64url (unpadded/padded). Decoders are
+ * strict: wrong alphabet, bad length or padding, non-zero trailing bits fail
+ * with PUNCH_ERROR_MALFORMED; an unknown prefix with PUNCH_ERROR_UNSUPPORTED. */
 char   *punch_multibase_encode (char prefix, const guint8 *data, gsize len);
 GBytes *punch_multibase_decode (const char *text, GError **error);
 
