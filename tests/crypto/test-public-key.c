@@ -14,6 +14,45 @@
 
 static const guint8 message[] = "libp2p signs this";
 
+/* Made by js-libp2p 3 (@libp2p/crypto 5.1.23): keys, their peer IDs and
+ * signatures over JS_MESSAGE. The Ed25519 key is RFC 8032's test key 1. */
+#define JS_MESSAGE "punchline interop vector"
+#define JS_ED25519_PUBLIC \
+  "08011220d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+#define JS_ED25519_SIG \
+  "2dbd9760fb19f2bbedd86454efde5eb21108fa7cda8696fff8119a670795d16c3297449cd312d1549a3ef20c91d80e32" \
+  "8ad60611c90f92ce68e34155e7130f0e"
+#define JS_SECP256K1_PUBLIC \
+  "08021221026bfcbbc943c0a06e9b822fee57343c7715db564084b498cfc47231cb01c53f84"
+#define JS_SECP256K1_SIG \
+  "3045022100aeb61d113612431d9f6c52bdd4862c5f8932ed6cc1985d1b44867b120d8291ca02203e2d80309e92c535e9" \
+  "5b1d81f43f5faececb1a3beb309eba6c5341167b59ddf4"
+#define JS_RSA_PUBLIC \
+  "080012a60230820122300d06092a864886f70d01010105000382010f003082010a0282010100af6c88ed0936061f6b14" \
+  "28ecf419c1917898ef847ce5d85b283f4c9a3da7700c1d7d3c9777b96e7ce1d44339d13cf6eb956441ee7de130e20ef1" \
+  "4bfc881bc99951228d933c9297e0e633ea537fe1ec494fffbf6ffd765548561db63ea0657c9c403260b38b504957ced0" \
+  "55b9683d460ef37d1eb0baa497f2f54580ef3eaf1f3496c802c0d1be62871fb7d3357ac1c2ab3f450f6722b14f06c5e8" \
+  "907a44db911bc334ea910e8a165542d20e80f52d96b3fd619fe5bd8482e474e3c30c56be1c0c97416398aeeb0a961543" \
+  "042c92ea77b3a033386153091c3f1f4c12914bddc143e29f4f68b75ec2c0d6e5a51c1c07f59094e3924cad3b661c3bbb" \
+  "6b77d67606f50203010001"
+#define JS_RSA_SIG \
+  "28cb39e2d460f877310bc03196cee242d697d99eba52c03555fce1ba8a4f7e571fdc7bdc6dde7b8e45440f70fba4ab0c" \
+  "3dc2d5a9e035796074869cbbb2fe61e7a79a47e72a474e01417794cccefe99ef86671c5a8ded1ade2eb634aeda075b17" \
+  "61226570914b0a877d627fe0a897c4265c0981a1d77e3b67b572fba91e348a85e9b84f7c6599ef2bfdd0e2bbab54b43f" \
+  "44852a76280a99408a77c20338d3fd989d06c2e9128c0f350fd30e8ea32acd7530f1803d8e6a7d331beec8dd62619397" \
+  "b402d818b71a3647cccca8c8e3200a07f70f787f3208d73b13fb9b9e90feca035348654d992234b5b501158f076de488" \
+  "11b22cd05a3d52edf58ce5db69365ae1"
+#define JS_ECDSA_P256_PUBLIC \
+  "080312573055020101a00a06082a8648ce3d030107a14403420004dd8d6b037cee1b59876a77b7d648114fc786f6761b" \
+  "146ba352193752290025ee792803ba6763b526ab5905b963fa5922290f251f753f394e6c0b065b58a008f6"
+#define JS_ECDSA_P256_SIG \
+  "0ac93a44f6df704fce7009f2afa56181a13212d88e833b0db9e94fe77d2e5b583ff491beeca89600dd0777bfdfe37ee7" \
+  "46cb0d57ff158b1d8a88e318e0e57300"
+#define JS_ED25519_ID "12D3KooWQK1wnefoLrcVHbbnf5tLzbopUd3K3bFAoJpA7YJgL5pV"
+#define JS_SECP256K1_ID "16Uiu2HAm2hD84J2xU4U5iDDctZFf2YKDu27tGSSpU6RJSbfmcvYK"
+#define JS_RSA_ID "QmUB81t7KWE37Esm2BB7Zu2aowFt5WsKjQdbEBeTNYm9Qd"
+
+
 static PunchPublicKey *
 parse_ok (GBytes *encoded)
 {
@@ -478,6 +517,62 @@ test_too_large (void)
   g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_TOO_LARGE);
 }
 
+typedef struct
+{
+  const char  *name;
+  const char  *public_key;
+  const char  *signature;
+  const char  *peer_id;
+  PunchKeyType type;
+} JsVector;
+
+static void
+test_js_vectors (void)
+{
+  static const JsVector vectors[] = {
+    { "Ed25519", JS_ED25519_PUBLIC, JS_ED25519_SIG, JS_ED25519_ID, PUNCH_KEY_TYPE_ED25519 },
+    { "secp256k1", JS_SECP256K1_PUBLIC, JS_SECP256K1_SIG, JS_SECP256K1_ID, PUNCH_KEY_TYPE_SECP256K1 },
+    { "RSA", JS_RSA_PUBLIC, JS_RSA_SIG, JS_RSA_ID, PUNCH_KEY_TYPE_RSA },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (vectors); i++)
+    {
+      g_autoptr (GBytes) encoded = test_from_hex (vectors[i].public_key);
+      g_autoptr (GBytes) signature = test_from_hex (vectors[i].signature);
+      g_autoptr (PunchPublicKey) key = parse_ok (encoded);
+      g_autoptr (GError) error = NULL;
+      const guint8 *msg = (const guint8 *) JS_MESSAGE;
+      gsize msg_len = strlen (JS_MESSAGE);
+      g_autoptr (GBytes) tampered = test_flip (signature, g_bytes_get_size (signature) / 2, 0);
+
+      g_test_message ("js %s key", vectors[i].name);
+      g_assert_cmpint (punch_public_key_get_key_type (key), ==, vectors[i].type);
+      g_assert_true (g_bytes_equal (punch_public_key_get_protobuf (key), encoded));
+      g_assert_cmpstr (punch_peer_id_to_string (punch_public_key_get_peer_id (key)), ==, vectors[i].peer_id);
+      g_assert_true (punch_public_key_verify (key, msg, msg_len, g_bytes_get_data (signature, NULL),
+                                              g_bytes_get_size (signature), &error));
+      g_assert_no_error (error);
+      assert_bad_signature (key, msg, msg_len, tampered);
+    }
+}
+
+/* js-libp2p encodes ECDSA keys as a SEC1 ECPrivateKey minus the private
+ * scalar and signs with raw r||s; go-libp2p and the spec use PKIX and DER.
+ * We follow the spec, so such a key is refused with a clear error. */
+static void
+test_js_ecdsa_refused (void)
+{
+  g_autoptr (GBytes) encoded = test_from_hex (JS_ECDSA_P256_PUBLIC);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchPublicKey) key = NULL;
+
+  key = punch_public_key_new_from_protobuf (g_bytes_get_data (encoded, NULL),
+                                            g_bytes_get_size (encoded), &error);
+  g_assert_null (key);
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED);
+  g_assert_nonnull (strstr (error->message, "SubjectPublicKeyInfo"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -498,6 +593,8 @@ main (int argc, char **argv)
   g_test_add_func ("/core/public-key/type-confusion", test_type_confusion);
   g_test_add_func ("/core/public-key/pkix-trailing-data", test_pkix_trailing_data);
   g_test_add_func ("/core/public-key/too-large", test_too_large);
+  g_test_add_func ("/core/public-key/js-libp2p/vectors", test_js_vectors);
+  g_test_add_func ("/core/public-key/js-libp2p/ecdsa-refused", test_js_ecdsa_refused);
 
   return g_test_run ();
 }

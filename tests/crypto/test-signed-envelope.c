@@ -11,6 +11,24 @@
 
 static const guint8 record_type[] = { 0x03, 0x01 };
 
+/* Made by js-libp2p 3 (@libp2p/peer-record): a PeerRecord (seq 7,
+ * /ip4/127.0.0.1/tcp/4001) sealed with RFC 8032's test key 1, and one sealed
+ * with a secp256k1 key. */
+#define JS_ENVELOPE \
+  "0a2408011220d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a120203011a360a260024" \
+  "08011220d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a10071a0a0a08047f00000106" \
+  "0fa12a4034d4e607b6c88f86e068bfff486a2014999ea9401f0ddd7156ed2b196f1729350a8d649436d4b789c4bd26b3" \
+  "e362d91bf1657e2103eb045d830ced507d8ccf02"
+#define JS_ENVELOPE_PAYLOAD \
+  "0a26002408011220d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a10071a0a0a08047f" \
+  "000001060fa1"
+#define JS_ENVELOPE_SECP256K1 \
+  "0a25080212210200e8332619fb74dec4c86c3102cb9e9d90368a4737df61c0fb0c93cc871e8871120203011a2b0a2700" \
+  "25080212210200e8332619fb74dec4c86c3102cb9e9d90368a4737df61c0fb0c93cc871e887110012a473045022100c0" \
+  "b5ea28705b484eda958241905776bb15771c2b56224a670bca33058ca96447022061758b27f5d5ef418f0b73345680c6" \
+  "c0ef5af8f03f38a34fdeea6e90ea457542"
+
+
 static PunchPrivateKey *
 fixed_key (void)
 {
@@ -318,6 +336,40 @@ test_seal_too_large (void)
   g_assert_true (g_bytes_equal (punch_signed_envelope_get_payload (env), fits));
 }
 
+static void
+test_js_vectors (void)
+{
+  g_autoptr (GBytes) js = test_from_hex (JS_ENVELOPE);
+  g_autoptr (GBytes) js_payload = test_from_hex (JS_ENVELOPE_PAYLOAD);
+  g_autoptr (GBytes) js_k1 = test_from_hex (JS_ENVELOPE_SECP256K1);
+  g_autoptr (PunchPrivateKey) key = fixed_key ();
+  g_autoptr (PunchSignedEnvelope) env = NULL;
+  g_autoptr (PunchSignedEnvelope) env_k1 = NULL;
+  g_autoptr (GBytes) ours = NULL;
+  g_autoptr (GError) error = NULL;
+
+  env = punch_signed_envelope_open (g_bytes_get_data (js, NULL), g_bytes_get_size (js),
+                                    PUNCH_ENVELOPE_DOMAIN_PEER_RECORD, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (punch_signed_envelope_get_payload (env), js_payload));
+  g_assert_true (punch_public_key_equal (punch_signed_envelope_get_public_key (env),
+                                         punch_private_key_get_public_key (key)));
+
+  /* Same key, same payload: the same bytes as js-libp2p, to the last one. */
+  ours = punch_signed_envelope_seal (key, PUNCH_ENVELOPE_DOMAIN_PEER_RECORD, record_type,
+                                     sizeof record_type, js_payload, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (ours, NULL), g_bytes_get_size (ours),
+                   g_bytes_get_data (js, NULL), g_bytes_get_size (js));
+
+  env_k1 = punch_signed_envelope_open (g_bytes_get_data (js_k1, NULL), g_bytes_get_size (js_k1),
+                                       PUNCH_ENVELOPE_DOMAIN_PEER_RECORD, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (punch_public_key_get_key_type (punch_signed_envelope_get_public_key (env_k1)), ==,
+                   PUNCH_KEY_TYPE_SECP256K1);
+  assert_open_fails (js_k1, PUNCH_ENVELOPE_DOMAIN_RELAY_RSVP, PUNCH_ERROR_BAD_SIGNATURE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -332,6 +384,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/signed-envelope/foreign-secp256k1", test_foreign_secp256k1);
   g_test_add_func ("/core/signed-envelope/bad-input", test_bad_input);
   g_test_add_func ("/core/signed-envelope/seal-too-large", test_seal_too_large);
+  g_test_add_func ("/core/signed-envelope/js-libp2p-vectors", test_js_vectors);
 
   return g_test_run ();
 }
