@@ -421,8 +421,9 @@ punch_tcp_transport_listen (PunchTcpTransport  *self,
     }
   g_socket_set_blocking (socket, FALSE);
   g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
-  if (!bind_socket (socket, address, error) ||
-      !g_socket_listen (socket, error))
+  if (!bind_socket (socket, address, error))
+    return NULL;
+  if (!g_socket_listen (socket, error))
     {
       g_prefix_error (error, "listening on %s: ", where);
       return NULL;
@@ -663,7 +664,11 @@ dial_start (GTask *task, guint16 local_port, GError **error)
 
       /* With SO_REUSEPORT on the listener and on this socket, Linux lets
        * both hold the port; connect() then fails with EADDRNOTAVAIL if the
-       * 4-tuple is taken, e.g. by a connection the remote made to us. */
+       * 4-tuple is taken, e.g. by a connection the remote made to us. An
+       * IPv6 wildcard must not also claim the IPv4 port. */
+      if (family == G_SOCKET_FAMILY_IPV6 &&
+          !g_socket_set_option (dial->socket, IPPROTO_IPV6, IPV6_V6ONLY, 1, &local_error))
+        goto retry;
       if (!bind_socket (dial->socket, G_INET_SOCKET_ADDRESS (local), &local_error))
         goto retry;
     }

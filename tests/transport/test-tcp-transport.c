@@ -544,6 +544,61 @@ test_listen_addresses_and_close (void)
   peer_clear (&a);
 }
 
+static void
+test_address_in_use (void)
+{
+  g_autoptr (PunchTcpTransport) transport = punch_tcp_transport_new ();
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any_port = g_inet_socket_address_new (lo, 0);
+  g_autoptr (GSocket) holder = NULL;
+  g_autoptr (GSocketAddress) taken = NULL;
+  g_autoptr (GInetSocketAddress) bound = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *expected = NULL;
+
+  /* A listener without SO_REUSEPORT keeps the port to itself. */
+  holder = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_true (g_socket_bind (holder, any_port, FALSE, &error));
+  g_assert_true (g_socket_listen (holder, &error));
+  taken = g_socket_get_local_address (holder, &error);
+  g_assert_no_error (error);
+
+  bound = punch_tcp_transport_listen (transport, G_INET_SOCKET_ADDRESS (taken), &error);
+  g_assert_null (bound);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
+  expected = g_strdup_printf ("cannot bind to 127.0.0.1:%u", port_of (taken));
+  g_assert_true (g_str_has_prefix (error->message, expected));
+}
+
+/* Several connections arriving together are all accepted. */
+static void
+test_burst (void)
+{
+  Peer a;
+  g_autoptr (PunchTcpTransport) dialer = punch_tcp_transport_new ();
+  g_autoptr (GPtrArray) results = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GError) error = NULL;
+  GAsyncResult *slots[8] = { NULL, };
+
+  peer_init (&a);
+  g_assert_true (peer_listen (&a, "127.0.0.1", &error));
+  for (guint i = 0; i < G_N_ELEMENTS (slots); i++)
+    punch_tcp_transport_dial_async (dialer, a.address, 0, NULL, test_store_result, &slots[i]);
+  for (guint i = 0; i < G_N_ELEMENTS (slots); i++)
+    {
+      g_autoptr (GSocketConnection) conn = NULL;
+
+      test_await_result (&slots[i]);
+      conn = punch_tcp_transport_dial_finish (dialer, slots[i], &error);
+      g_assert_no_error (error);
+      g_ptr_array_add (results, g_steal_pointer (&conn));
+      g_clear_object (&slots[i]);
+    }
+  await_incoming (&a, G_N_ELEMENTS (slots));
+  g_assert_cmpuint (a.incoming->len, ==, G_N_ELEMENTS (slots));
+  peer_clear (&a);
+}
+
 /* A handler may drop the transport from within "incoming". */
 static void
 drop_transport (PunchTcpTransport *transport, GSocketConnection *connection, gpointer user_data)
@@ -605,6 +660,8 @@ main (int argc, char **argv)
   g_test_add_func ("/core/tcp-transport/simultaneous-open", test_simultaneous_open);
   g_test_add_func ("/core/tcp-transport/listen/addresses-and-close", test_listen_addresses_and_close);
   g_test_add_func ("/core/tcp-transport/listen/unref-in-handler", test_unref_in_handler);
+  g_test_add_func ("/core/tcp-transport/listen/address-in-use", test_address_in_use);
+  g_test_add_func ("/core/tcp-transport/listen/burst", test_burst);
 
   return g_test_run ();
 }
