@@ -19,6 +19,9 @@
 
 /* go-libp2p's default for negotiating the protocol of an inbound stream. */
 #define INBOUND_NEGOTIATION_TIMEOUT_SECONDS 10
+/* Inbound connections still in their (at most 15 s) upgrade; more are
+ * refused, so that a flood of idle sockets cannot pile up. */
+#define MAX_PENDING_INBOUND_UPGRADES 64
 
 typedef struct
 {
@@ -41,6 +44,7 @@ struct _PunchHost
   /* protocol ID → HandlerEntry */
   GHashTable        *handlers;
   guint              next_connection_id;
+  guint              n_pending_inbound;
 
   /* Cancels pending upgrades, dials and negotiations on close; replaced by a
    * fresh one afterwards so that the host stays usable. */
@@ -590,6 +594,9 @@ inbound_upgraded (GObject      *source,
   g_autoptr(PunchUpgrade) upgrade = NULL;
   g_autoptr(GError) error = NULL;
 
+  if (self != NULL)
+    self->n_pending_inbound--;
+
   upgrade = punch_upgrader_upgrade_finish (result, &error);
   if (upgrade == NULL)
     {
@@ -616,6 +623,14 @@ on_incoming (PunchTcpTransport *transport,
              PunchHost         *self)
 {
   InboundConnection *data;
+
+  if (self->n_pending_inbound >= MAX_PENDING_INBOUND_UPGRADES)
+    {
+      g_debug ("refusing an inbound connection: %u upgrades in progress", self->n_pending_inbound);
+      g_io_stream_close_async (G_IO_STREAM (socket), G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+      return;
+    }
+  self->n_pending_inbound++;
 
   data = g_new0 (InboundConnection, 1);
   g_weak_ref_init (&data->host, self);

@@ -777,6 +777,92 @@ test_listen_wildcard (void)
   g_assert_cmpuint (changed, ==, 2);
 }
 
+/* Silent sockets hold at most 64 upgrades; the others are hung up on at
+ * once, and the host serves real peers again when the silent ones go. */
+
+#define N_SILENT 70
+
+typedef struct
+{
+  GSocketConnection *sockets[N_SILENT];
+  guint              n_connected;
+  guint              n_eof;
+  guint8             buf[N_SILENT][64];
+} Silent;
+
+static void
+silent_read_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Silent *silent = user_data;
+  g_autoptr(GError) error = NULL;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+
+  /* Our own close at the end cancels the reads that are still out. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED)
+      || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  /* The multistream header the host may send first; read on to the end. */
+  if (n > 0)
+    {
+      g_input_stream_read_async (G_INPUT_STREAM (source), silent->buf[0], sizeof silent->buf[0],
+                                 G_PRIORITY_DEFAULT, NULL, silent_read_cb, silent);
+      return;
+    }
+  silent->n_eof++;
+}
+
+static void
+silent_connected (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  Silent *silent = user_data;
+  g_autoptr(GError) error = NULL;
+  GSocketConnection *socket = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
+  guint i;
+
+  g_assert_no_error (error);
+  i = silent->n_connected++;
+  silent->sockets[i] = socket;
+  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (socket)), silent->buf[i],
+                             sizeof silent->buf[i], G_PRIORITY_DEFAULT, NULL, silent_read_cb, silent);
+}
+
+static void
+test_inbound_flood (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PunchConnection) connection = NULL;
+  Silent *silent = g_new0 (Silent, 1);
+
+  address = punch_multiaddr_to_socket_address (f->server_addr_no_id, &error);
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < N_SILENT; i++)
+    g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (address), NULL, silent_connected, silent);
+  WAIT_UNTIL (silent->n_connected == N_SILENT);
+  WAIT_UNTIL (silent->n_eof == N_SILENT - 64);
+  host_test_spin (200);
+  g_assert_cmpuint (silent->n_eof, ==, N_SILENT - 64);
+
+  for (guint i = 0; i < N_SILENT; i++)
+    g_io_stream_close (G_IO_STREAM (silent->sockets[i]), NULL, NULL);
+  host_test_spin (100);
+
+  connection = dial (f->client, f->server_addr, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (connection);
+
+  for (guint i = 0; i < N_SILENT; i++)
+    g_clear_object (&silent->sockets[i]);
+  g_free (silent);
+}
+
 static void
 test_ipv6 (void)
 {
@@ -1178,6 +1264,7 @@ main (int   argc,
   ADD ("dial/cancel", test_dial_cancel);
   ADD ("dial/cancel-by-close", test_dial_cancel_by_close);
   ADD ("connection-ids", test_connection_ids);
+  ADD ("inbound-flood", test_inbound_flood);
   ADD ("peer-store", test_peer_store_on_connect);
   ADD ("echo", test_echo);
   ADD ("echo/50-streams-4MiB", test_echo_concurrent);
