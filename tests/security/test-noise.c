@@ -402,7 +402,6 @@ static void
 test_handshake_basic (void)
 {
   Pair pair = { 0 };
-  g_autoptr (GIOStream) ignored = NULL;
 
   handshake_pair (0, 1, 1, NULL, NULL, &pair);
   g_assert_no_error (pair.initiator_error);
@@ -1277,8 +1276,8 @@ test_payload (void)
       "",                                 /* nothing: no identity key */
       "0a00",                             /* empty identity key */
       "0a0408011200",                     /* key but no signature */
-      "0a2408011220" "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c" "1200",
-      "0a050801120100" "1201aa",          /* malformed Ed25519 key */
+      "0a24080112208a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c1200",
+      "0a0508011201001201aa",          /* malformed Ed25519 key */
       "0a84ff",                           /* overlong length */
     };
 
