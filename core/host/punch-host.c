@@ -823,6 +823,12 @@ typedef struct
   char              *dns_name;
   guint16            port;
 
+  PunchDialFlags     flags;
+  guint              timeout_ms;
+  guint              timeout_id;
+  gboolean           timed_out;
+  const char        *step;
+
   GList             *candidates;    /* GInetSocketAddress, owned */
   GList             *next;
   GError            *last_error;
@@ -839,6 +845,7 @@ typedef struct
 static void
 dial_data_free (DialData *data)
 {
+  g_clear_handle_id (&data->timeout_id, g_source_remove);
   if (data->caller_handler != 0)
     g_cancellable_disconnect (data->caller_cancellable, data->caller_handler);
   if (data->host_handler != 0)
@@ -862,6 +869,16 @@ dial_fail (GTask  *task,
 {
   PunchHost *self = g_task_get_source_object (task);
   DialData *data = g_task_get_task_data (task);
+
+  g_clear_handle_id (&data->timeout_id, g_source_remove);
+
+  /* Whatever the step made of the cancellation, the cause was the clock. */
+  if (data->timed_out)
+    {
+      g_clear_error (&error);
+      error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "timed out after %u ms during %s",
+                           data->timeout_ms, data->step);
+    }
 
   if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
@@ -897,10 +914,11 @@ dial_upgraded (GObject      *source,
   if (g_cancellable_is_cancelled (data->cancellable))
     {
       punch_yamux_session_close_async (upgrade->session, NULL, NULL, NULL);
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "dial %s: cancelled",
-                               data->addr_text);
+      dial_fail (task, g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "dial %s: cancelled",
+                                    data->addr_text));
       return;
     }
+  g_clear_handle_id (&data->timeout_id, g_source_remove);
 
   connection = add_socket_connection (self, upgrade, data->socket, PUNCH_DIRECTION_OUTBOUND);
   g_task_return_pointer (task, g_object_ref (connection), g_object_unref);
@@ -930,7 +948,10 @@ dial_connected (GObject      *source,
       return;
     }
 
-  punch_upgrader_upgrade_async (G_IO_STREAM (data->socket), TRUE, self->key, data->expected,
+  data->step = "the upgrade";
+  punch_upgrader_upgrade_async (G_IO_STREAM (data->socket),
+                                !(data->flags & PUNCH_DIAL_FLAGS_AS_SERVER),
+                                self->key, data->expected,
                                 data->cancellable, dial_upgraded, g_steal_pointer (&task));
 }
 
@@ -965,7 +986,8 @@ dial_next_candidate (GTask *task)
       return;
     }
 
-  punch_tcp_transport_dial_async (self->transport, remote, 0, data->cancellable,
+  data->step = "the TCP connect";
+  punch_tcp_transport_dial_async (self->transport, remote, data->timeout_ms, data->cancellable,
                                   dial_connected, task);
 }
 
@@ -1087,6 +1109,40 @@ punch_host_dial_async (PunchHost          *self,
                        GAsyncReadyCallback callback,
                        gpointer            user_data)
 {
+  punch_host_dial_full_async (self, addr, PUNCH_DIAL_FLAGS_NONE, 0, cancellable, callback, user_data);
+}
+
+static gboolean
+dial_timed_out (gpointer user_data)
+{
+  DialData *data = user_data;
+
+  data->timeout_id = 0;
+  data->timed_out = TRUE;
+  g_cancellable_cancel (data->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * punch_host_dial_full_async:
+ * @addr: "/ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>[/p2p/<id>]"
+ * @flags: %PUNCH_DIAL_FLAGS_AS_SERVER to upgrade as the server
+ * @timeout_ms: a deadline for the whole dial; 0 for the defaults
+ * @cancellable: (nullable): cancels the dial
+ *
+ * punch_host_dial_async() with options; a dial past its deadline fails with
+ * %G_IO_ERROR_TIMED_OUT naming the step it was in. The connection is
+ * outbound whatever the role of the upgrade.
+ */
+void
+punch_host_dial_full_async (PunchHost          *self,
+                            PunchMultiaddr     *addr,
+                            PunchDialFlags      flags,
+                            guint               timeout_ms,
+                            GCancellable       *cancellable,
+                            GAsyncReadyCallback callback,
+                            gpointer            user_data)
+{
   g_autoptr(GTask) task = NULL;
   GError *error = NULL;
   DialData *data;
@@ -1102,6 +1158,9 @@ punch_host_dial_async (PunchHost          *self,
   data->addr = punch_multiaddr_ref (addr);
   data->addr_text = punch_multiaddr_to_string (addr);
   data->cancellable = g_cancellable_new ();
+  data->flags = flags;
+  data->timeout_ms = timeout_ms;
+  data->step = "address parsing";
   g_task_set_task_data (task, data, (GDestroyNotify) dial_data_free);
 
   if (!parse_dial_addr (data, &error))
@@ -1127,18 +1186,24 @@ punch_host_dial_async (PunchHost          *self,
   data->host_cancellable = g_object_ref (self->cancellable);
   data->host_handler = g_cancellable_connect (self->cancellable, G_CALLBACK (forward_cancel),
                                               data->cancellable, NULL);
+  if (timeout_ms > 0)
+    {
+      data->timeout_id = g_timeout_add_full (G_PRIORITY_DEFAULT, timeout_ms, dial_timed_out, data, NULL);
+      g_source_set_name_by_id (data->timeout_id, "[punch] dial deadline");
+    }
 
   if (data->dns_name != NULL)
     {
       g_autoptr(GResolver) resolver = g_resolver_get_default ();
-      GResolverNameLookupFlags flags = G_RESOLVER_NAME_LOOKUP_FLAGS_DEFAULT;
+      GResolverNameLookupFlags lookup = G_RESOLVER_NAME_LOOKUP_FLAGS_DEFAULT;
 
       if (data->host_code == PUNCH_PROTO_DNS4)
-        flags = G_RESOLVER_NAME_LOOKUP_FLAGS_IPV4_ONLY;
+        lookup = G_RESOLVER_NAME_LOOKUP_FLAGS_IPV4_ONLY;
       else if (data->host_code == PUNCH_PROTO_DNS6)
-        flags = G_RESOLVER_NAME_LOOKUP_FLAGS_IPV6_ONLY;
+        lookup = G_RESOLVER_NAME_LOOKUP_FLAGS_IPV6_ONLY;
 
-      g_resolver_lookup_by_name_with_flags_async (resolver, data->dns_name, flags, data->cancellable,
+      data->step = "DNS resolution";
+      g_resolver_lookup_by_name_with_flags_async (resolver, data->dns_name, lookup, data->cancellable,
                                                   dial_resolved, g_steal_pointer (&task));
       return;
     }

@@ -72,6 +72,30 @@ PunchConnection  *punch_host_dial_finish (PunchHost    *self,
                                           GAsyncResult *result,
                                           GError      **error);
 
+/**
+ * PunchDialFlags:
+ * @PUNCH_DIAL_FLAGS_NONE: an ordinary dial: we are the client of every layer
+ * @PUNCH_DIAL_FLAGS_AS_SERVER: we connect, but upgrade as the server
+ *   (multistream listener, Noise responder, Yamux server), as DCUtR's role B
+ *   does in a TCP simultaneous open
+ */
+typedef enum
+{
+  PUNCH_DIAL_FLAGS_NONE = 0,
+  PUNCH_DIAL_FLAGS_AS_SERVER = 1 << 0,
+} PunchDialFlags;
+
+/* punch_host_dial_async() with flags and a deadline for the whole dial
+ * (resolution, TCP and upgrade; 0 = the defaults: 10 s for TCP, 15 s for
+ * the upgrade). Finish with punch_host_dial_finish(). */
+void              punch_host_dial_full_async (PunchHost          *self,
+                                              PunchMultiaddr     *addr,
+                                              PunchDialFlags      flags,
+                                              guint               timeout_ms,
+                                              GCancellable       *cancellable,
+                                              GAsyncReadyCallback callback,
+                                              gpointer            user_data);
+
 /* An open connection to @peer_id (preferring direct over relayed), or NULL. */
 PunchConnection  *punch_host_get_connection (PunchHost *self, PunchPeerId *peer_id);
 

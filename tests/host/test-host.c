@@ -6,6 +6,7 @@
 #include "host-test-util.h"
 #include "punch-connection-private.h"
 #include "punch-error.h"
+#include "punch-upgrader.h"
 #include "punch-yamux-session.h"
 #include "punch-yamux-stream.h"
 
@@ -558,6 +559,118 @@ test_dial_cancel_by_close (Fixture       *f,
   g_assert_null (connection);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_socket_listener_close (silent);
+}
+
+static void
+test_dial_timeout (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GSocketListener) silent = g_socket_listener_new ();
+  g_autoptr(PunchMultiaddr) addr = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(PunchConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  guint16 port;
+  gint64 start = g_get_monotonic_time ();
+
+  port = g_socket_listener_add_any_inet_port (silent, NULL, &error);
+  g_assert_no_error (error);
+  text = g_strdup_printf ("/ip4/127.0.0.1/tcp/%u", port);
+  addr = punch_multiaddr_new_from_string (text, &error);
+  g_assert_no_error (error);
+
+  punch_host_dial_full_async (f->client, addr, PUNCH_DIAL_FLAGS_NONE, 300, NULL,
+                              host_test_store_result, &result);
+  WAIT_UNTIL (result != NULL);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+  connection = punch_host_dial_finish (f->client, result, &error);
+  g_assert_null (connection);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "upgrade"));
+  g_assert_cmpuint (f->client_dial_failed->len, ==, 1);
+  g_socket_listener_close (silent);
+}
+
+/* DCUtR role B: we connect, the remote runs the client side of every layer. */
+
+typedef struct
+{
+  PunchPrivateKey *key;
+  PunchUpgrade    *upgrade;
+  GError          *error;
+} ReversePeer;
+
+static void
+reverse_upgraded (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  ReversePeer *peer = user_data;
+
+  peer->upgrade = punch_upgrader_upgrade_finish (result, &peer->error);
+  if (peer->upgrade == NULL)
+    g_assert_nonnull (peer->error);
+}
+
+static void
+reverse_accepted (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  ReversePeer *peer = user_data;
+  g_autoptr(GSocketConnection) socket = NULL;
+
+  socket = g_socket_listener_accept_finish (G_SOCKET_LISTENER (source), result, NULL, &peer->error);
+  g_assert_no_error (peer->error);
+  punch_upgrader_upgrade_async (G_IO_STREAM (socket), TRUE, peer->key, NULL, NULL, reverse_upgraded, peer);
+}
+
+static void
+test_dial_as_server (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GSocketListener) listener = g_socket_listener_new ();
+  g_autoptr(PunchMultiaddr) addr = NULL;
+  g_autoptr(PunchMultiaddr) addr_with_id = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(PunchConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  ReversePeer peer = { NULL, NULL, NULL };
+  guint16 port;
+
+  peer.key = punch_private_key_generate (&error);
+  g_assert_no_error (error);
+  port = g_socket_listener_add_any_inet_port (listener, NULL, &error);
+  g_assert_no_error (error);
+  text = g_strdup_printf ("/ip4/127.0.0.1/tcp/%u", port);
+  addr = punch_multiaddr_new_from_string (text, &error);
+  g_assert_no_error (error);
+  addr_with_id = with_id (addr, punch_private_key_get_peer_id (peer.key));
+
+  g_socket_listener_accept_async (listener, NULL, reverse_accepted, &peer);
+  punch_host_dial_full_async (f->client, addr_with_id, PUNCH_DIAL_FLAGS_AS_SERVER, 5000, NULL,
+                              host_test_store_result, &result);
+  WAIT_UNTIL (result != NULL && (peer.upgrade != NULL || peer.error != NULL));
+
+  connection = punch_host_dial_finish (f->client, result, &error);
+  g_assert_no_error (error);
+  g_assert_no_error (peer.error);
+  g_assert_cmpint (punch_connection_get_direction (connection), ==, PUNCH_DIRECTION_OUTBOUND);
+  g_assert_true (punch_peer_id_equal (punch_connection_get_peer_id (connection),
+                                      punch_private_key_get_peer_id (peer.key)));
+  /* We are the Yamux server (even stream IDs), the remote the client. */
+  g_assert_false (punch_yamux_session_get_is_client (punch_connection_get_session (connection)));
+  g_assert_true (punch_yamux_session_get_is_client (peer.upgrade->session));
+  g_assert_true (punch_peer_id_equal (peer.upgrade->peer_id, punch_host_get_peer_id (f->client)));
+
+  punch_connection_close (connection);
+  WAIT_UNTIL (f->client_closed->len == 1);
+  g_clear_pointer (&peer.upgrade, punch_upgrade_free);
+  g_clear_object (&peer.key);
+  g_socket_listener_close (listener);
 }
 
 static void
@@ -1263,6 +1376,8 @@ main (int   argc,
   ADD ("dial/dns4", test_dial_dns);
   ADD ("dial/cancel", test_dial_cancel);
   ADD ("dial/cancel-by-close", test_dial_cancel_by_close);
+  ADD ("dial/timeout", test_dial_timeout);
+  ADD ("dial/as-server", test_dial_as_server);
   ADD ("connection-ids", test_connection_ids);
   ADD ("inbound-flood", test_inbound_flood);
   ADD ("peer-store", test_peer_store_on_connect);
