@@ -546,7 +546,14 @@ dial_complete (GTask *task, GError *error)
    * do not depend on it. */
   g_socket_set_blocking (dial->socket, TRUE);
   connection = g_socket_connection_factory_create_connection (dial->socket);
-  g_debug ("tcp: connected to %s from port %u", dial->remote_str, dial->local_port);
+  {
+    g_autoptr (GSocketAddress) local = g_socket_get_local_address (dial->socket, NULL);
+
+    g_debug ("tcp: connected to %s from port %u (%s)", dial->remote_str,
+             G_IS_INET_SOCKET_ADDRESS (local) ?
+               g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local)) : 0,
+             dial->local_port != 0 ? "the listen port" : "ephemeral");
+  }
   g_task_return_pointer (task, connection, g_object_unref);
 }
 

@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 
+#include "punch-multistream.h"
 #include "test-util.h"
 
 typedef struct
@@ -544,6 +545,49 @@ test_listen_addresses_and_close (void)
   peer_clear (&a);
 }
 
+/* The first steps of an upgrade: multistream-select straight on the TCP
+ * connection, bytes of the next protocol following the proposal. */
+static void
+test_multistream_over_tcp (void)
+{
+  static const char *const proposals[] = { "/tls/1.0.0", "/noise", NULL };
+  static const char *const supported[] = { "/noise", NULL };
+  Peer a, b;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketConnection) conn = NULL;
+  g_autoptr (GAsyncResult) sres = NULL;
+  g_autoptr (GAsyncResult) hres = NULL;
+  g_autofree char *selected = NULL;
+  g_autofree char *handled = NULL;
+  GIOStream *accepted;
+
+  peer_init (&a);
+  peer_init (&b);
+  g_assert_true (peer_listen (&a, "127.0.0.1", &error));
+  g_assert_true (peer_listen (&b, "127.0.0.1", &error));
+  conn = dial (a.transport, b.address, 0, NULL, &error);
+  g_assert_no_error (error);
+  await_incoming (&b, 1);
+  accepted = g_ptr_array_index (b.incoming, 0);
+
+  punch_multistream_select_async (G_IO_STREAM (conn), proposals, NULL, test_store_result, &sres);
+  punch_multistream_handle_async (accepted, supported, NULL, test_store_result, &hres);
+  test_await_result (&sres);
+  selected = punch_multistream_select_finish (G_IO_STREAM (conn), sres, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (selected, ==, "/noise");
+  test_await_result (&hres);
+  handled = punch_multistream_handle_finish (accepted, hres, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (handled, ==, "/noise");
+
+  assert_connected (conn, G_SOCKET_CONNECTION (accepted));
+  assert_connected (G_SOCKET_CONNECTION (accepted), conn);
+
+  peer_clear (&a);
+  peer_clear (&b);
+}
+
 static void
 test_address_in_use (void)
 {
@@ -658,6 +702,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/tcp-transport/dial/timeout", test_timeout);
   g_test_add_func ("/core/tcp-transport/dial/cancel", test_cancel);
   g_test_add_func ("/core/tcp-transport/simultaneous-open", test_simultaneous_open);
+  g_test_add_func ("/core/tcp-transport/multistream", test_multistream_over_tcp);
   g_test_add_func ("/core/tcp-transport/listen/addresses-and-close", test_listen_addresses_and_close);
   g_test_add_func ("/core/tcp-transport/listen/unref-in-handler", test_unref_in_handler);
   g_test_add_func ("/core/tcp-transport/listen/address-in-use", test_address_in_use);
