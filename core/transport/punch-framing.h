@@ -10,7 +10,8 @@ G_BEGIN_DECLS
  * byte past the message (what follows may belong to another protocol), and a
  * length over @max_len fails with PUNCH_ERROR_TOO_LARGE before anything is
  * allocated. A clean EOF before the first byte fails with
- * G_IO_ERROR_CONNECTION_CLOSED. */
+ * G_IO_ERROR_CONNECTION_CLOSED, an EOF inside the message with
+ * G_IO_ERROR_PARTIAL_INPUT, a non-minimal length with PUNCH_ERROR_MALFORMED. */
 void    punch_framing_read_async  (GInputStream       *stream,
                                    gsize               max_len,
                                    GCancellable       *cancellable,
