@@ -181,6 +181,7 @@ load_pkix (PunchKeyType type, const guint8 *data, gsize len, GError **error)
   else
     {
       char curve[64] = "";
+      char format[32] = "";
 
       if (!EVP_PKEY_is_a (pkey, "EC"))
         {
@@ -205,7 +206,36 @@ load_pkix (PunchKeyType type, const guint8 *data, gsize len, GError **error)
                        "ECDSA curve %s is not supported (P-256, P-384, P-521 are)", curve);
           return NULL;
         }
+      /* OpenSSL would re-encode a compressed point compressed; go accepts
+       * only uncompressed ones, so that is the one encoding. */
+      if (EVP_PKEY_get_utf8_string_param (pkey, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                          format, sizeof format, NULL) != 1 ||
+          strcmp (format, "uncompressed") != 0)
+        {
+          ERR_clear_error ();
+          g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED,
+                               "ECDSA public key point must be uncompressed");
+          return NULL;
+        }
     }
+
+  /* Peer IDs hash these bytes: one key must have one encoding, and go's
+   * strict DER parser gives the same rule. */
+  {
+    unsigned char *der = NULL;
+    int der_len = i2d_PUBKEY (pkey, &der);
+    gboolean canonical = der_len > 0 && (gsize) der_len == len && memcmp (der, data, len) == 0;
+
+    OPENSSL_free (der);
+    ERR_clear_error ();
+    if (!canonical)
+      {
+        g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED,
+                     "%s public key is not in canonical DER form (uncompressed point, "
+                     "minimal lengths)", key_type_name (type));
+        return NULL;
+      }
+  }
   return g_steal_pointer (&pkey);
 }
 
@@ -404,10 +434,25 @@ punch_public_key_new_from_evp (EVP_PKEY *pkey, GError **error)
   if (EVP_PKEY_is_a (pkey, "EC") || EVP_PKEY_is_a (pkey, "RSA"))
     {
       PunchKeyType type = EVP_PKEY_is_a (pkey, "RSA") ? PUNCH_KEY_TYPE_RSA : PUNCH_KEY_TYPE_ECDSA;
+      g_autoptr (EVP_PKEY) copy = NULL;
       unsigned char *der = NULL;
-      int der_len = i2d_PUBKEY (pkey, &der);
+      int der_len;
       PunchPublicKey *key;
 
+      /* The caller's key may prefer compressed points; the wire form is
+       * uncompressed, so encode from a copy set that way. */
+      if (type == PUNCH_KEY_TYPE_ECDSA)
+        {
+          copy = EVP_PKEY_dup (pkey);
+          if (copy == NULL ||
+              EVP_PKEY_set_utf8_string_param (copy, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                              "uncompressed") != 1)
+            {
+              punch_set_openssl_error (error, "copying an ECDSA key");
+              return NULL;
+            }
+        }
+      der_len = i2d_PUBKEY (copy != NULL ? copy : pkey, &der);
       if (der_len <= 0)
         {
           punch_set_openssl_error (error, "encoding a public key");

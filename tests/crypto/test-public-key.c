@@ -489,6 +489,66 @@ test_pkix_trailing_data (void)
   g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED);
 }
 
+/* One key, one encoding: a compressed point or a long-form length is
+ * refused even though OpenSSL could read it. */
+static void
+test_pkix_not_canonical (void)
+{
+  g_autoptr (EVP_PKEY) p256 = test_keygen_ec ("P-256");
+  g_autoptr (GBytes) der = test_pkix (p256);
+  g_autoptr (GBytes) compressed_der = NULL;
+  g_autoptr (GByteArray) long_form = g_byte_array_new ();
+  const guint8 *d;
+  gsize d_len;
+
+  d = g_bytes_get_data (der, &d_len);
+  /* 30 59 ... → 30 81 59 ...: BER long-form length, not DER. */
+  g_assert_cmpuint (d[0], ==, 0x30);
+  g_assert_cmpuint (d[1], ==, d_len - 2);
+  g_byte_array_append (long_form, (const guint8 *) "\x30\x81", 2);
+  g_byte_array_append (long_form, d + 1, (guint) d_len - 1);
+
+  g_assert_cmpint (EVP_PKEY_set_utf8_string_param (p256, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                                   "compressed"), ==, 1);
+  compressed_der = test_pkix (p256);
+  g_assert_cmpuint (g_bytes_get_size (compressed_der), <, d_len);
+
+  {
+    struct
+    {
+      const char   *name;
+      const guint8 *data;
+      gsize         len;
+    } cases[] = {
+      { "compressed point", g_bytes_get_data (compressed_der, NULL), g_bytes_get_size (compressed_der) },
+      { "long-form length", long_form->data, long_form->len },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+      {
+        g_autoptr (GBytes) encoded = test_encode_key (3, cases[i].data, cases[i].len);
+        g_autoptr (GError) error = NULL;
+        g_autoptr (PunchPublicKey) key = NULL;
+
+        g_test_message ("case %s", cases[i].name);
+        key = punch_public_key_new_from_protobuf (g_bytes_get_data (encoded, NULL),
+                                                  g_bytes_get_size (encoded), &error);
+        g_assert_null (key);
+        g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED);
+      }
+  }
+
+  /* From an EVP key, the canonical (uncompressed) form is produced. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (PunchPublicKey) key = punch_public_key_new_from_evp (p256, &error);
+    g_autoptr (GBytes) expected = test_encode_key (3, d, d_len);
+
+    g_assert_no_error (error);
+    g_assert_true (g_bytes_equal (punch_public_key_get_protobuf (key), expected));
+  }
+}
+
 static void
 test_too_large (void)
 {
@@ -592,6 +652,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/public-key/bad-input", test_bad_input);
   g_test_add_func ("/core/public-key/type-confusion", test_type_confusion);
   g_test_add_func ("/core/public-key/pkix-trailing-data", test_pkix_trailing_data);
+  g_test_add_func ("/core/public-key/pkix-not-canonical", test_pkix_not_canonical);
   g_test_add_func ("/core/public-key/too-large", test_too_large);
   g_test_add_func ("/core/public-key/js-libp2p/vectors", test_js_vectors);
   g_test_add_func ("/core/public-key/js-libp2p/ecdsa-refused", test_js_ecdsa_refused);
