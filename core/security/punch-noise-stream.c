@@ -48,8 +48,19 @@ punch_noise_stream_get_output_stream (GIOStream *stream)
   return G_OUTPUT_STREAM (PUNCH_NOISE_STREAM (stream)->output);
 }
 
-/* Closing does not go through the two halves: one may have an operation
- * pending (a muxer keeps a read outstanding), which closing the base ends. */
+/* GIO's default would close the two halves first, which fails while one
+ * has an operation pending (a muxer keeps a read outstanding). Halves that
+ * are idle are marked closed, so later calls fail with G_IO_ERROR_CLOSED at
+ * once; a pending one learns of the close from the base. */
+static void
+mark_halves_closed (PunchNoiseStream *self)
+{
+  if (self->input != NULL && !g_input_stream_has_pending (G_INPUT_STREAM (self->input)))
+    g_input_stream_close (G_INPUT_STREAM (self->input), NULL, NULL);
+  if (self->output != NULL && !g_output_stream_has_pending (G_OUTPUT_STREAM (self->output)))
+    g_output_stream_close (G_OUTPUT_STREAM (self->output), NULL, NULL);
+}
+
 static gboolean
 punch_noise_stream_close_fn (GIOStream    *stream,
                              GCancellable *cancellable,
@@ -57,6 +68,7 @@ punch_noise_stream_close_fn (GIOStream    *stream,
 {
   PunchNoiseStream *self = PUNCH_NOISE_STREAM (stream);
 
+  mark_halves_closed (self);
   return self->base == NULL || g_io_stream_close (self->base, cancellable, error);
 }
 
@@ -85,6 +97,7 @@ punch_noise_stream_close_async (GIOStream          *stream,
   GTask *task = g_task_new (self, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, punch_noise_stream_close_async);
+  mark_halves_closed (self);
   g_io_stream_close_async (self->base, io_priority, cancellable, on_base_closed, task);
 }
 

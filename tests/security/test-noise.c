@@ -532,6 +532,8 @@ test_handshake_garbage (void)
 
       g_test_message ("case %s", cases[i].name);
       socket_pair (&ours, &theirs, &their_socket);
+      /* The scripted side uses blocking calls: bound them. */
+      g_socket_set_timeout (their_socket, DEADLINE_S);
       g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (theirs),
                                                 g_bytes_get_data (script, NULL), g_bytes_get_size (script),
                                                 NULL, NULL, &error));
@@ -964,6 +966,10 @@ test_close_pending_read (void)
                                   remote_result, &error);
   g_assert_no_error (error);
   g_assert_cmpint (n, ==, 0);
+
+  /* The idle half was closed along with the stream. */
+  g_assert_true (g_output_stream_is_closed (g_io_stream_get_output_stream (G_IO_STREAM (pair.initiator))));
+  g_assert_true (g_io_stream_is_closed (punch_noise_stream_get_base_stream (pair.initiator)));
   pair_clear (&pair);
 }
 
