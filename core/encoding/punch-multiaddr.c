@@ -224,9 +224,10 @@ check_value (const Protocol *protocol, const guint8 *value, gsize len, GError **
     }
 }
 
-/* Takes @bytes: the one place that decides what a valid multiaddr is. */
+/* Takes @bytes: the one place that decides what a valid multiaddr is. Only
+ * composition (an empty slice) may build one without components. */
 static PunchMultiaddr *
-multiaddr_new_take (GBytes *bytes, GError **error)
+multiaddr_new_take (GBytes *bytes, gboolean allow_empty, GError **error)
 {
   g_autoptr (GBytes) owned = bytes;
   g_autoptr (GArray) components = g_array_new (FALSE, FALSE, sizeof (Component));
@@ -236,7 +237,7 @@ multiaddr_new_take (GBytes *bytes, GError **error)
   gsize len, pos = 0;
 
   data = g_bytes_get_data (owned, &len);
-  if (len == 0)
+  if (len == 0 && !allow_empty)
     {
       g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED, "empty multiaddr");
       return NULL;
@@ -339,7 +340,7 @@ punch_multiaddr_new_from_bytes (const guint8 *data, gsize len, GError **error)
                    len, PUNCH_MULTIADDR_MAX_LEN);
       return NULL;
     }
-  return multiaddr_new_take (g_bytes_new (data, len), error);
+  return multiaddr_new_take (g_bytes_new (data, len), FALSE, error);
 }
 
 /* Text parsing ----------------------------------------------------------- */
@@ -614,7 +615,7 @@ punch_multiaddr_new_from_string (const char *text, GError **error)
         }
     }
 
-  return multiaddr_new_take (g_byte_array_free_to_bytes (g_steal_pointer (&out)), error);
+  return multiaddr_new_take (g_byte_array_free_to_bytes (g_steal_pointer (&out)), FALSE, error);
 }
 
 /* Printing --------------------------------------------------------------- */
@@ -789,7 +790,8 @@ punch_multiaddr_get_bytes (const PunchMultiaddr *self, gsize *len)
  * punch_multiaddr_get_n_components:
  * @self: a multiaddr
  *
- * Returns: the number of components (at least one)
+ * Returns: the number of components (at least one, except for an empty
+ *   slice)
  */
 guint
 punch_multiaddr_get_n_components (const PunchMultiaddr *self)
@@ -885,7 +887,7 @@ static PunchMultiaddr *
 multiaddr_new_trusted (GBytes *bytes)
 {
   g_autoptr (GError) error = NULL;
-  PunchMultiaddr *self = multiaddr_new_take (bytes, &error);
+  PunchMultiaddr *self = multiaddr_new_take (bytes, TRUE, &error);
 
   if (self == NULL)
     g_debug ("cannot compose multiaddr: %s", error->message);
@@ -898,30 +900,32 @@ multiaddr_new_trusted (GBytes *bytes)
  * @start: index of the first component to keep
  * @end: index after the last one, or -1 for the end
  *
+ * Indices past the end are clamped, so that
  * `slice (a, 0, punch_multiaddr_find_last (a, PUNCH_PROTO_P2P))` drops a
- * trailing /p2p (and keeps everything when there is none).
+ * trailing /p2p and keeps everything when there is none.
  *
- * Returns: (transfer full) (nullable): a multiaddr of components
- *   [@start, @end), or %NULL when that range is empty
+ * Returns: (transfer full): a multiaddr of components [@start, @end); it has
+ *   no components (and prints as "") when that range is empty
  */
 PunchMultiaddr *
 punch_multiaddr_slice (const PunchMultiaddr *self, int start, int end)
 {
   gsize from, to, len;
+  guint first, last;
   const guint8 *data;
 
   g_return_val_if_fail (self != NULL, NULL);
-  g_return_val_if_fail (start >= 0 && (guint) start <= self->n_components, NULL);
-  g_return_val_if_fail (end >= -1 && (end == -1 || (guint) end <= self->n_components), NULL);
+  g_return_val_if_fail (start >= 0, NULL);
+  g_return_val_if_fail (end >= -1, NULL);
 
-  if (end == -1)
-    end = (int) self->n_components;
-  if (start >= end)
-    return NULL;
+  first = MIN ((guint) start, self->n_components);
+  last = end == -1 ? self->n_components : MIN ((guint) end, self->n_components);
+  if (first >= last)
+    return multiaddr_new_trusted (g_bytes_new (NULL, 0));
 
   data = g_bytes_get_data (self->bytes, &len);
-  from = self->components[start].offset;
-  to = (guint) end == self->n_components ? len : self->components[end].offset;
+  from = self->components[first].offset;
+  to = last == self->n_components ? len : self->components[last].offset;
   return multiaddr_new_trusted (g_bytes_new (data + from, to - from));
 }
 

@@ -75,8 +75,9 @@ int             punch_multiaddr_find_first (const PunchMultiaddr *self, guint32 
 int             punch_multiaddr_find_last  (const PunchMultiaddr *self, guint32 code);
 gboolean        punch_multiaddr_has_protocol (const PunchMultiaddr *self, guint32 code);
 
-/* A new multiaddr of components [@start, @end) (end = -1: to the end);
- * NULL when the range is empty. */
+/* A new multiaddr of components [@start, @end) (end = -1: to the end;
+ * indices past the end are clamped). An empty range gives a multiaddr with no
+ * components (printed as ""), never NULL; parsers never produce one. */
 PunchMultiaddr *punch_multiaddr_slice (const PunchMultiaddr *self, int start, int end);
 /* NULL if the result would exceed PUNCH_MULTIADDR_MAX_LEN. */
 PunchMultiaddr *punch_multiaddr_concat (const PunchMultiaddr *a, const PunchMultiaddr *b);
