@@ -36,7 +36,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchUpgrade, punch_upgrade_free)
  *
  * multistream-select picks the security protocol (/noise), Noise runs, the
  * muxer comes from the Noise extensions or else from multistream
- * (/yamux/1.0.0), and the Yamux session starts.
+ * (/yamux/1.0.0), and the Yamux session starts (connect to its signals in
+ * the callback: the first frame is read after it returns).
+ *
+ * The whole upgrade gives up after 15 s with %G_IO_ERROR_TIMED_OUT; errors
+ * name the step ("security negotiation failed: …", "Noise handshake
+ * failed: …", "muxer negotiation failed: …"). On any failure, cancellation
+ * included, @raw is closed.
  */
 void          punch_upgrader_upgrade_async  (GIOStream          *raw,
                                              gboolean            initiator,
