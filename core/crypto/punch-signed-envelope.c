@@ -129,8 +129,8 @@ punch_signed_envelope_open (const guint8 *data,
                                         msg->public_key->data.len, &local_error);
   if (key == NULL)
     {
-      g_set_error (error, PUNCH_ERROR, local_error->code,
-                   "signed envelope's public key: %s", local_error->message);
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  "signed envelope's public key: ");
       return NULL;
     }
   if (!msg->has_signature || msg->signature.len == 0)
@@ -149,8 +149,8 @@ punch_signed_envelope_open (const guint8 *data,
   if (!punch_public_key_verify (key, signed_bytes->data, signed_bytes->len,
                                 msg->signature.data, msg->signature.len, &local_error))
     {
-      g_set_error (error, PUNCH_ERROR, local_error->code,
-                   "signed envelope (domain \"%s\"): %s", domain, local_error->message);
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  "signed envelope (domain \"%s\"): ", domain);
       return NULL;
     }
 
