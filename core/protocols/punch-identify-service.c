@@ -4,15 +4,11 @@
 #include "identify.pb-c.h"
 #include "punch-error.h"
 #include "punch-framing.h"
-#include "punch-openssl-private.h"
+#include "punch-identify-private.h"
 #include "punch-protocols-private.h"
-
-PUNCH_DEFINE_PROTOBUF_CLEANUP (Identify__Pb__Identify, identify__pb__identify)
 
 /* go-libp2p's default identify timeout. */
 #define IDENTIFY_TIMEOUT_MS 5000
-/* Longest protocol ID we keep (multistream refuses longer ones anyway). */
-#define MAX_PROTOCOL_ID_LEN 1024
 
 struct _PunchIdentifyService
 {
@@ -47,144 +43,12 @@ enum {
 
 static guint signals[N_SIGNALS];
 
-/* What one or more Identify messages said, validated and merged as protobuf
- * merges them (last scalar wins, repeated fields concatenate). */
-typedef struct
-{
-  char           *protocol_version;
-  char           *agent_version;
-  PunchPublicKey *public_key;
-  PunchMultiaddr *observed_addr;
-  GPtrArray      *listen_addrs;  /* PunchMultiaddr; NULL when absent */
-  GPtrArray      *protocols;     /* char *, NULL-terminated; NULL when absent */
-} IdentifyData;
-
-static void
-identify_data_clear (IdentifyData *data)
-{
-  g_clear_pointer (&data->protocol_version, g_free);
-  g_clear_pointer (&data->agent_version, g_free);
-  g_clear_object (&data->public_key);
-  g_clear_pointer (&data->observed_addr, punch_multiaddr_unref);
-  g_clear_pointer (&data->listen_addrs, g_ptr_array_unref);
-  g_clear_pointer (&data->protocols, g_ptr_array_unref);
-}
-
-static gboolean
-is_valid_protocol_id (const char *id)
-{
-  gsize len = strlen (id);
-
-  return len > 0 && len <= MAX_PROTOCOL_ID_LEN && g_utf8_validate (id, len, NULL);
-}
-
-/* Merges one encoded message into @data. Malformed addresses and protocol
- * IDs are skipped (as go does); a malformed public key fails. */
-static gboolean
-identify_data_merge (IdentifyData *data,
-                     GBytes       *message,
-                     GError      **error)
-{
-  g_autoptr (Identify__Pb__Identify) msg = NULL;
-  gsize len;
-  const guint8 *bytes = g_bytes_get_data (message, &len);
-
-  msg = identify__pb__identify__unpack (NULL, len, bytes);
-  if (msg == NULL)
-    {
-      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED,
-                   "Malformed identify message (%zu bytes)", len);
-      return FALSE;
-    }
-
-  if (msg->protocolversion != NULL && g_utf8_validate (msg->protocolversion, -1, NULL))
-    {
-      g_free (data->protocol_version);
-      data->protocol_version = g_strdup (msg->protocolversion);
-    }
-  if (msg->agentversion != NULL && g_utf8_validate (msg->agentversion, -1, NULL))
-    {
-      g_free (data->agent_version);
-      data->agent_version = g_strdup (msg->agentversion);
-    }
-
-  if (msg->has_publickey)
-    {
-      g_autoptr (GError) local_error = NULL;
-      PunchPublicKey *key;
-
-      if (msg->publickey.len > PUNCH_PUBLIC_KEY_MAX_LEN)
-        {
-          g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_TOO_LARGE,
-                       "Identify public key of %zu bytes is over the %d-byte limit",
-                       msg->publickey.len, PUNCH_PUBLIC_KEY_MAX_LEN);
-          return FALSE;
-        }
-      key = punch_public_key_new_from_protobuf (msg->publickey.data, msg->publickey.len,
-                                                &local_error);
-      if (key == NULL)
-        {
-          g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED,
-                       "Bad identify public key: %s", local_error->message);
-          return FALSE;
-        }
-      g_clear_object (&data->public_key);
-      data->public_key = key;
-    }
-
-  if (msg->has_observedaddr)
-    {
-      PunchMultiaddr *addr = punch_multiaddr_new_from_bytes (msg->observedaddr.data,
-                                                             msg->observedaddr.len, NULL);
-
-      if (addr != NULL)
-        {
-          g_clear_pointer (&data->observed_addr, punch_multiaddr_unref);
-          data->observed_addr = addr;
-        }
-      else
-        g_debug ("Ignoring a malformed observed address");
-    }
-
-  if (msg->n_listenaddrs > 0 && data->listen_addrs == NULL)
-    data->listen_addrs = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_multiaddr_unref);
-  for (gsize i = 0; i < msg->n_listenaddrs; i++)
-    {
-      PunchMultiaddr *addr = punch_multiaddr_new_from_bytes (msg->listenaddrs[i].data,
-                                                             msg->listenaddrs[i].len, NULL);
-
-      if (addr != NULL)
-        g_ptr_array_add (data->listen_addrs, addr);
-      else
-        g_debug ("Ignoring a malformed listen address");
-    }
-
-  if (msg->n_protocols > 0 && data->protocols == NULL)
-    {
-      data->protocols = g_ptr_array_new_with_free_func (g_free);
-      g_ptr_array_add (data->protocols, NULL);
-    }
-  for (gsize i = 0; i < msg->n_protocols; i++)
-    {
-      if (!is_valid_protocol_id (msg->protocols[i]))
-        {
-          g_debug ("Ignoring a malformed protocol ID");
-          continue;
-        }
-      /* Keep the array NULL-terminated. */
-      data->protocols->pdata[data->protocols->len - 1] = g_strdup (msg->protocols[i]);
-      g_ptr_array_add (data->protocols, NULL);
-    }
-
-  return TRUE;
-}
-
 /* The peer ID in the message must be the one the secure channel
  * authenticated: otherwise anyone could make us store another peer's key. */
 static gboolean
-identify_data_check (IdentifyData    *data,
-                     PunchConnection *connection,
-                     GError         **error)
+identify_data_check (PunchIdentifyData *data,
+                     PunchConnection   *connection,
+                     GError           **error)
 {
   PunchPeerId *expected = punch_connection_get_peer_id (connection);
   PunchPeerId *claimed;
@@ -209,7 +73,7 @@ identify_data_check (IdentifyData    *data,
  * it carries. */
 static PunchPeerInfo *
 identify_data_apply (PunchIdentifyService *self,
-                     IdentifyData         *data,
+                     PunchIdentifyData    *data,
                      PunchConnection      *connection,
                      gboolean              partial)
 {
@@ -386,11 +250,11 @@ handle_identify (PunchHost       *host,
 
 typedef struct
 {
-  PunchConnection *connection;
-  GIOStream       *stream;
-  PunchDeadline   *deadline;
-  IdentifyData     data;
-  guint            n_messages;
+  PunchConnection   *connection;
+  GIOStream         *stream;
+  PunchDeadline     *deadline;
+  PunchIdentifyData  data;
+  guint              n_messages;
 } ReadOp;
 
 static void
@@ -399,7 +263,7 @@ read_op_free (ReadOp *op)
   g_clear_object (&op->connection);
   g_clear_object (&op->stream);
   g_clear_pointer (&op->deadline, punch_deadline_free);
-  identify_data_clear (&op->data);
+  punch_identify_data_clear (&op->data);
   g_free (op);
 }
 
@@ -434,7 +298,8 @@ on_message_read (GObject      *source,
       return;
     }
 
-  if (!identify_data_merge (&op->data, message, &error))
+  if (!punch_identify_data_merge (&op->data, g_bytes_get_data (message, NULL),
+                                  g_bytes_get_size (message), &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
