@@ -807,6 +807,58 @@ test_ping (Fixture       *f,
 }
 
 static void
+test_cancel_write (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr (PunchYamuxStream) stream = open_stream (f->client);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree guint8 *big = g_malloc0 (1024 * 1024);
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (stream));
+  gsize written = 0;
+
+  /* Nobody reads on the server: the write blocks on the window. */
+  g_output_stream_write_all_async (out, big, 1024 * 1024, G_PRIORITY_DEFAULT, cancellable,
+                                   store_result, &result);
+  WAIT_FOR (stream->send_window == 0);
+  spin_for (20);
+  g_assert_null (result);
+  g_cancellable_cancel (cancellable);
+  WAIT_FOR (result != NULL);
+  g_assert_false (g_output_stream_write_all_finish (out, result, &written, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (written, ==, PUNCH_YAMUX_INITIAL_WINDOW);
+  g_assert_false (f->client_closed);
+
+  /* A write pending when the stream is closed fails; closing both ways
+   * drops the stream from the session even though the remote never FINed. */
+  g_clear_object (&result);
+  g_clear_error (&error);
+  g_output_stream_write_async (out, big, 10, G_PRIORITY_DEFAULT, NULL, store_result, &result);
+  {
+    g_autoptr (GAsyncResult) close_result = NULL;
+
+    g_io_stream_close_async (G_IO_STREAM (stream), G_PRIORITY_DEFAULT, NULL, store_result, &close_result);
+    WAIT_FOR (close_result != NULL && result != NULL);
+    g_assert_true (g_io_stream_close_finish (G_IO_STREAM (stream), close_result, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_cmpint (g_output_stream_write_finish (out, result, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_assert_cmpuint (punch_yamux_session_get_n_streams (f->client), ==, 0);
+
+  /* The server still reads everything that was sent, then EOF. */
+  {
+    PunchYamuxStream *remote = f->server_accepted->pdata[0];
+    g_autoptr (GBytes) all = read_to_end (remote);
+
+    g_assert_cmpuint (g_bytes_get_size (all), ==, PUNCH_YAMUX_INITIAL_WINDOW);
+  }
+  g_assert_false (f->client_closed || f->server_closed);
+}
+
+static void
 count_notify (GObject    *object,
               GParamSpec *pspec,
               gpointer    user_data)
@@ -1129,6 +1181,60 @@ test_raw_wire (Fixture       *f,
 }
 
 static void
+test_cancel_session_ops (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GAsyncResult) ping_result = NULL;
+  g_autoptr (GAsyncResult) open_result = NULL;
+  g_autoptr (GAsyncResult) open_result2 = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchYamuxStream) s1 = NULL;
+  Frame frame;
+
+  g_object_set (f->client, "accept-backlog", 1, NULL);
+  punch_yamux_session_start (f->client);
+  s1 = open_stream (f->client);
+
+  /* The raw peer answers nothing: a ping and an open (backlog full) wait. */
+  punch_yamux_session_ping_async (f->client, cancellable, store_result, &ping_result);
+  punch_yamux_session_open_stream_async (f->client, cancellable, store_result, &open_result);
+  spin_for (30);
+  g_assert_null (ping_result);
+  g_assert_null (open_result);
+  g_cancellable_cancel (cancellable);
+  WAIT_FOR (ping_result != NULL && open_result != NULL);
+  g_assert_cmpint (punch_yamux_session_ping_finish (f->client, ping_result, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_null (punch_yamux_session_open_stream_finish (f->client, open_result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+
+  /* A late pong for the cancelled ping is ignored. */
+  while (raw_next (f, &frame, TRUE))
+    {
+      g_bytes_unref (frame.payload);
+      if (frame.type == 2 && frame.flags == 1)
+        raw_frame (f, 2, 2, 0, frame.length, NULL, 0);
+      if (f->raw_rx->len == 0)
+        break;
+    }
+  spin_for (30);
+
+  /* An open still waiting when the session closes fails. */
+  punch_yamux_session_open_stream_async (f->client, NULL, store_result, &open_result2);
+  spin_for (10);
+  g_assert_null (open_result2);
+  close_session (f->client);
+  WAIT_FOR (open_result2 != NULL);
+  g_assert_null (punch_yamux_session_open_stream_finish (f->client, open_result2, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_assert_true (f->client_closed);
+  g_assert_null (f->client_error);
+}
+
+static void
 test_ack_backlog (Fixture       *f,
                   gconstpointer  data)
 {
@@ -1357,6 +1463,8 @@ main (int    argc,
   ADD ("half-close", test_half_close, FALSE);
   ADD ("reset", test_reset, FALSE);
   ADD ("cancel", test_cancel, FALSE);
+  ADD ("cancel-write", test_cancel_write, FALSE);
+  ADD ("cancel-session-ops", test_cancel_session_ops, TRUE);
   ADD ("ping", test_ping, FALSE);
   ADD ("keepalive", test_keepalive, FALSE);
   ADD ("max-streams", test_max_streams, FALSE);
