@@ -75,6 +75,30 @@ enum
 
 static guint signals[N_SIGNALS];
 
+/* Timers live on the thread-default context, like the rest of our I/O. */
+static GSource *
+timeout_source_attach (guint        ms,
+                       GSourceFunc  func,
+                       gpointer     data,
+                       const char  *name)
+{
+  GSource *source = g_timeout_source_new (ms);
+
+  g_source_set_callback (source, func, data, NULL);
+  g_source_set_name (source, name);
+  g_source_attach (source, g_main_context_get_thread_default ());
+  return source;
+}
+
+static void
+timeout_source_clear (GSource **source)
+{
+  if (*source == NULL)
+    return;
+  g_source_destroy (*source);
+  g_clear_pointer (source, g_source_unref);
+}
+
 static void on_incoming (PunchTcpTransport *transport,
                          GSocketConnection *connection,
                          PunchHost         *self);
@@ -367,7 +391,7 @@ typedef struct
   GCancellable     *cancellable;
   gulong            host_handler;
   GCancellable     *host_cancellable;
-  guint             timeout_id;
+  GSource          *timeout;
 } InboundStream;
 
 static void
@@ -375,7 +399,7 @@ inbound_stream_free (InboundStream *data)
 {
   if (data->host_handler != 0)
     g_cancellable_disconnect (data->host_cancellable, data->host_handler);
-  g_clear_handle_id (&data->timeout_id, g_source_remove);
+  timeout_source_clear (&data->timeout);
   g_weak_ref_clear (&data->host);
   g_clear_object (&data->host_cancellable);
   g_clear_object (&data->cancellable);
@@ -391,7 +415,7 @@ inbound_stream_timeout (gpointer user_data)
 {
   InboundStream *data = user_data;
 
-  data->timeout_id = 0;
+  timeout_source_clear (&data->timeout);
   g_cancellable_cancel (data->cancellable);
   return G_SOURCE_REMOVE;
 }
@@ -463,9 +487,9 @@ on_inbound_stream (PunchConnection  *connection,
                                               data->cancellable, NULL);
   /* A remote that opens streams and never names a protocol must not pin
    * them forever. */
-  data->timeout_id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, INBOUND_NEGOTIATION_TIMEOUT_SECONDS,
-                                                 inbound_stream_timeout, data, NULL);
-  g_source_set_name_by_id (data->timeout_id, "[punch] inbound stream negotiation");
+  data->timeout = timeout_source_attach (INBOUND_NEGOTIATION_TIMEOUT_SECONDS * 1000,
+                                         inbound_stream_timeout, data,
+                                         "[punch] inbound stream negotiation");
 
   punch_multistream_handle_async (G_IO_STREAM (stream), (const char * const *) protocols,
                                   data->cancellable, inbound_stream_negotiated, data);
@@ -825,7 +849,7 @@ typedef struct
 
   PunchDialFlags     flags;
   guint              timeout_ms;
-  guint              timeout_id;
+  GSource           *timeout;
   gboolean           timed_out;
   const char        *step;
 
@@ -845,7 +869,7 @@ typedef struct
 static void
 dial_data_free (DialData *data)
 {
-  g_clear_handle_id (&data->timeout_id, g_source_remove);
+  timeout_source_clear (&data->timeout);
   if (data->caller_handler != 0)
     g_cancellable_disconnect (data->caller_cancellable, data->caller_handler);
   if (data->host_handler != 0)
@@ -870,7 +894,7 @@ dial_fail (GTask  *task,
   PunchHost *self = g_task_get_source_object (task);
   DialData *data = g_task_get_task_data (task);
 
-  g_clear_handle_id (&data->timeout_id, g_source_remove);
+  timeout_source_clear (&data->timeout);
 
   /* Whatever the step made of the cancellation, the cause was the clock. */
   if (data->timed_out)
@@ -918,7 +942,7 @@ dial_upgraded (GObject      *source,
                                     data->addr_text));
       return;
     }
-  g_clear_handle_id (&data->timeout_id, g_source_remove);
+  timeout_source_clear (&data->timeout);
 
   connection = add_socket_connection (self, upgrade, data->socket, PUNCH_DIRECTION_OUTBOUND);
   g_task_return_pointer (task, g_object_ref (connection), g_object_unref);
@@ -1117,7 +1141,7 @@ dial_timed_out (gpointer user_data)
 {
   DialData *data = user_data;
 
-  data->timeout_id = 0;
+  timeout_source_clear (&data->timeout);
   data->timed_out = TRUE;
   g_cancellable_cancel (data->cancellable);
   return G_SOURCE_REMOVE;
@@ -1187,10 +1211,7 @@ punch_host_dial_full_async (PunchHost          *self,
   data->host_handler = g_cancellable_connect (self->cancellable, G_CALLBACK (forward_cancel),
                                               data->cancellable, NULL);
   if (timeout_ms > 0)
-    {
-      data->timeout_id = g_timeout_add_full (G_PRIORITY_DEFAULT, timeout_ms, dial_timed_out, data, NULL);
-      g_source_set_name_by_id (data->timeout_id, "[punch] dial deadline");
-    }
+    data->timeout = timeout_source_attach (timeout_ms, dial_timed_out, data, "[punch] dial deadline");
 
   if (data->dns_name != NULL)
     {
