@@ -765,6 +765,35 @@ test_unknown_protocol (Fixture       *f,
   }
 }
 
+/* A remote that opens a stream and never names a protocol loses it after
+ * 10 s; the connection stays. */
+static void
+test_inbound_negotiation_timeout (Fixture       *f,
+                                  gconstpointer  data)
+{
+  g_autoptr(PunchConnection) connection = connect_fixture (f);
+  PunchConnection *server_side = g_ptr_array_index (f->server_opened, 0);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(PunchYamuxStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+  guint served = 0;
+  gint64 start;
+
+  punch_host_set_stream_handler (f->server, ECHO_PROTOCOL, echo_handler, &served, NULL);
+  punch_yamux_session_open_stream_async (punch_connection_get_session (connection), NULL,
+                                         host_test_store_result, &result);
+  WAIT_UNTIL (result != NULL);
+  stream = punch_yamux_session_open_stream_finish (punch_connection_get_session (connection), result, &error);
+  g_assert_no_error (error);
+  start = g_get_monotonic_time ();
+
+  WAIT_UNTIL (punch_yamux_session_get_n_streams (punch_connection_get_session (server_side)) == 1);
+  WAIT_UNTIL_SECONDS (punch_yamux_session_get_n_streams (punch_connection_get_session (server_side)) == 0, 15);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 9 * G_USEC_PER_SEC);
+  g_assert_cmpuint (served, ==, 0);
+  g_assert_cmpint (punch_connection_get_state (server_side), ==, PUNCH_CONNECTION_STATE_OPEN);
+}
+
 static void
 test_open_stream_after_close (Fixture       *f,
                               gconstpointer  data)
@@ -1384,6 +1413,7 @@ main (int   argc,
   ADD ("echo", test_echo);
   ADD ("echo/50-streams-4MiB", test_echo_concurrent);
   ADD ("unknown-protocol", test_unknown_protocol);
+  ADD ("inbound-negotiation-timeout", test_inbound_negotiation_timeout);
   ADD ("open-stream-after-close", test_open_stream_after_close);
   ADD ("close/host", test_close_host);
   ADD ("close/connection", test_close_connection);
