@@ -1111,6 +1111,15 @@ fill_expected (guint64  seed,
       gsize pos = offset + i;
       guint64 word = splitmix64 (seed ^ (pos / 8));
 
+      if (pos % 8 == 0 && len - i >= 8)
+        {
+          /* Byte b of a word is bits 8b..8b+7: little-endian order. */
+          guint64 le = GUINT64_TO_LE (word);
+
+          memcpy (buf + i, &le, 8);
+          i += 8;
+          continue;
+        }
       for (guint b = pos % 8; b < 8 && i < len; b++, i++)
         buf[i] = (guint8) (word >> (8 * b));
     }
