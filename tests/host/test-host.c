@@ -523,7 +523,8 @@ test_dial_cancel (Fixture       *f,
   start = g_get_monotonic_time ();
   g_cancellable_cancel (cancellable);
   WAIT_UNTIL (result != NULL);
-  g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC);
+  /* Prompt, with slack for a loaded test machine. */
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
 
   connection = punch_host_dial_finish (f->client, result, &error);
   g_assert_null (connection);
@@ -583,7 +584,7 @@ test_dial_timeout (Fixture       *f,
   punch_host_dial_full_async (f->client, addr, PUNCH_DIAL_FLAGS_NONE, 300, NULL,
                               host_test_store_result, &result);
   WAIT_UNTIL (result != NULL);
-  g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
   connection = punch_host_dial_finish (f->client, result, &error);
   g_assert_null (connection);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);

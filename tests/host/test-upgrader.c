@@ -312,7 +312,7 @@ test_timeout (Fixture       *f,
 
   /* The remote never answers. */
   punch_upgrader_upgrade_async (f->a, TRUE, f->key_a, NULL, NULL, host_test_store_result, &result);
-  WAIT_UNTIL_SECONDS (result != NULL, 20);
+  WAIT_UNTIL_SECONDS (result != NULL, 30);
   elapsed = g_get_monotonic_time () - start;
 
   upgrade = punch_upgrader_upgrade_finish (result, &error);
@@ -321,7 +321,8 @@ test_timeout (Fixture       *f,
   g_test_message ("%s after %.1f s", error->message, elapsed / 1e6);
   g_assert_nonnull (strstr (error->message, "security negotiation"));
   g_assert_cmpint (elapsed, >=, 14 * G_USEC_PER_SEC);
-  g_assert_cmpint (elapsed, <=, 17 * G_USEC_PER_SEC);
+  /* Slack for a loaded test machine. */
+  g_assert_cmpint (elapsed, <=, 20 * G_USEC_PER_SEC);
 
   /* The connection was hung up: the peer reads our proposal, then EOF. */
   g_input_stream_read_all_async (g_io_stream_get_input_stream (f->b), buf, sizeof buf,
