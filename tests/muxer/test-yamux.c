@@ -3,6 +3,7 @@
 #include <gio/gio.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -620,6 +621,135 @@ test_window_growth (Fixture       *f,
   /* The sender saw the grants: its window went beyond the initial one. */
   g_assert_cmpuint (punch_yamux_stream_get_bytes_sent (stream), ==, size);
   g_free (t);
+}
+
+/* Throughput, only with -m perf: the same async copy loop over a raw
+ * socketpair and over one Yamux stream, in CPU time and wall time. */
+
+typedef struct
+{
+  GInputStream *in;
+  GOutputStream *out;
+  gsize total;
+  gsize sent;
+  gsize received;
+  guint8 wbuf[256 * 1024];
+  guint8 rbuf[256 * 1024];
+  gboolean done;
+} Pump;
+
+static void pump_write (Pump *p);
+static void pump_read (Pump *p);
+
+static void
+pump_written (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Pump *p = user_data;
+  gsize n = 0;
+
+  g_assert_true (g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, &n, NULL));
+  p->sent += n;
+  pump_write (p);
+}
+
+static void
+pump_write (Pump *p)
+{
+  gsize n = MIN (sizeof p->wbuf, p->total - p->sent);
+
+  if (n > 0)
+    g_output_stream_write_all_async (p->out, p->wbuf, n, G_PRIORITY_DEFAULT, NULL, pump_written, p);
+}
+
+static void
+pump_got (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  Pump *p = user_data;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
+
+  g_assert_cmpint (n, >, 0);
+  p->received += n;
+  if (p->received == p->total)
+    p->done = TRUE;
+  else
+    pump_read (p);
+}
+
+static void
+pump_read (Pump *p)
+{
+  g_input_stream_read_async (p->in, p->rbuf, sizeof p->rbuf, G_PRIORITY_DEFAULT, NULL, pump_got, p);
+}
+
+static double
+cpu_seconds (void)
+{
+  struct rusage usage;
+
+  getrusage (RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+static void
+run_pump (Pump       *p,
+          const char *what)
+{
+  gint64 start = g_get_monotonic_time ();
+  double cpu = cpu_seconds ();
+  double secs;
+
+  pump_write (p);
+  pump_read (p);
+  WAIT_FOR (p->done);
+  secs = (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC;
+  cpu = cpu_seconds () - cpu;
+  g_test_message ("%s: %zu MiB in %.3f s (%.0f MiB/s), %.3f s CPU (%.0f MiB per CPU second)",
+                  what, p->total >> 20, secs, (p->total >> 20) / secs, cpu, (p->total >> 20) / cpu);
+}
+
+static void
+test_throughput (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autofree Pump *raw = g_new0 (Pump, 1);
+  g_autofree Pump *mux = g_new0 (Pump, 1);
+  g_autoptr (GIOStream) a = NULL;
+  g_autoptr (GIOStream) b = NULL;
+  g_autoptr (PunchYamuxStream) stream = NULL;
+  int fds[2];
+
+  if (!g_test_perf ())
+    {
+      g_test_skip ("throughput figures only with -m perf");
+      return;
+    }
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM, 0, fds), ==, 0);
+  a = connection_from_fd (fds[0]);
+  b = connection_from_fd (fds[1]);
+  raw->out = g_io_stream_get_output_stream (a);
+  raw->in = g_io_stream_get_input_stream (b);
+  raw->total = 1024 * 1024 * 1024;
+  run_pump (raw, "raw socketpair");
+
+  stream = open_stream (f->client);
+  write_all (stream, "s", 1);
+  WAIT_FOR (f->server_accepted->len == 1);
+  {
+    guint8 byte;
+    g_autoptr (GError) error = NULL;
+
+    g_assert_cmpint (read_some (f->server_accepted->pdata[0], &byte, 1, &error), ==, 1);
+  }
+  mux->out = g_io_stream_get_output_stream (G_IO_STREAM (stream));
+  mux->in = g_io_stream_get_input_stream (G_IO_STREAM (f->server_accepted->pdata[0]));
+  mux->total = 1024 * 1024 * 1024;
+  run_pump (mux, "yamux stream");
 }
 
 static void
@@ -1459,6 +1589,7 @@ main (int    argc,
   ADD ("open-echo", test_open_echo, FALSE);
   ADD ("concurrent-50x4MiB", test_concurrent, FALSE);
   ADD ("window-growth", test_window_growth, FALSE);
+  ADD ("throughput", test_throughput, FALSE);
   ADD ("backpressure", test_backpressure, FALSE);
   ADD ("half-close", test_half_close, FALSE);
   ADD ("reset", test_reset, FALSE);
