@@ -22,6 +22,7 @@ PUNCH_DEFINE_PROTOBUF_CLEANUP (Crypto__Pb__PublicKey, crypto__pb__public_key)
 /* go-libp2p's bounds (core/crypto/rsa_common.go). */
 #define RSA_MIN_BITS 2048
 #define RSA_MAX_BITS 8192
+#define RSA_MAX_EXPONENT_BITS 31
 
 struct _PunchPublicKey
 {
@@ -161,6 +162,7 @@ load_pkix (PunchKeyType type, const guint8 *data, gsize len, GError **error)
 
   if (type == PUNCH_KEY_TYPE_RSA)
     {
+      g_autoptr (BIGNUM) e = NULL;
       int bits;
 
       if (!EVP_PKEY_is_a (pkey, "RSA"))
@@ -175,6 +177,16 @@ load_pkix (PunchKeyType type, const guint8 *data, gsize len, GError **error)
           g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_UNSUPPORTED,
                        "RSA key of %d bits refused: libp2p accepts %d to %d bits",
                        bits, RSA_MIN_BITS, RSA_MAX_BITS);
+          return NULL;
+        }
+      /* A huge public exponent turns each verification into a private-key
+       * sized computation; go refuses exponents beyond 31 bits. */
+      if (EVP_PKEY_get_bn_param (pkey, OSSL_PKEY_PARAM_RSA_E, &e) != 1 ||
+          BN_num_bits (e) > RSA_MAX_EXPONENT_BITS || !BN_is_odd (e) || BN_is_one (e))
+        {
+          ERR_clear_error ();
+          g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_UNSUPPORTED,
+                               "RSA public exponent must be odd, above 1 and at most 31 bits");
           return NULL;
         }
     }

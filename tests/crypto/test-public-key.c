@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "punch-public-key.h"
 
+#include <openssl/rsa.h>
 #include <openssl/sha.h>
 
 #include "crypto-test-util.h"
@@ -232,6 +233,34 @@ test_rsa_too_small (void)
   from_evp = punch_public_key_new_from_evp (pkey, &error);
   g_assert_null (from_evp);
   g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_UNSUPPORTED);
+}
+
+/* e = 2^32 + 1 is a valid RSA exponent, but makes verification costly; go
+ * refuses anything over 31 bits, and so do we. */
+static void
+test_rsa_huge_exponent (void)
+{
+  g_autoptr (EVP_PKEY_CTX) ctx = EVP_PKEY_CTX_new_from_name (NULL, "RSA", NULL);
+  g_autoptr (BIGNUM) e = BN_new ();
+  g_autoptr (EVP_PKEY) pkey = NULL;
+  g_autoptr (GBytes) der = NULL;
+  g_autoptr (GBytes) encoded = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchPublicKey) key = NULL;
+
+  g_assert_cmpint (BN_set_word (e, G_GUINT64_CONSTANT (0x100000001)), ==, 1);
+  g_assert_cmpint (EVP_PKEY_keygen_init (ctx), ==, 1);
+  g_assert_cmpint (EVP_PKEY_CTX_set_rsa_keygen_bits (ctx, 2048), ==, 1);
+  g_assert_cmpint (EVP_PKEY_CTX_set1_rsa_keygen_pubexp (ctx, e), ==, 1);
+  g_assert_cmpint (EVP_PKEY_keygen (ctx, &pkey), ==, 1);
+
+  der = test_pkix (pkey);
+  encoded = test_encode_key (0, g_bytes_get_data (der, NULL), g_bytes_get_size (der));
+  key = punch_public_key_new_from_protobuf (g_bytes_get_data (encoded, NULL),
+                                            g_bytes_get_size (encoded), &error);
+  g_assert_null (key);
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (error->message, "exponent"));
 }
 
 static void
@@ -643,6 +672,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/public-key/ed25519/verify", test_ed25519_verify);
   g_test_add_func ("/core/public-key/rsa/verify", test_rsa_verify);
   g_test_add_func ("/core/public-key/rsa/too-small", test_rsa_too_small);
+  g_test_add_func ("/core/public-key/rsa/huge-exponent", test_rsa_huge_exponent);
   g_test_add_func ("/core/public-key/secp256k1/verify", test_secp256k1_verify);
   g_test_add_func ("/core/public-key/ecdsa/verify", test_ecdsa_verify);
   g_test_add_func ("/core/public-key/wrong-key", test_wrong_key);
