@@ -345,6 +345,15 @@ punch_multiaddr_new_from_bytes (const guint8 *data, gsize len, GError **error)
 
 /* Text parsing ----------------------------------------------------------- */
 
+/* Quotes @text into *@slot on first use: only error paths pay for it. */
+static const char *
+lazy_quote (char **slot, const char *text)
+{
+  if (*slot == NULL)
+    *slot = quote (text, strnlen (text, MULTIADDR_MAX_TEXT + 1));
+  return *slot;
+}
+
 static gboolean
 parse_ip4 (const char *s, guint8 out[4])
 {
@@ -405,8 +414,8 @@ append_value (GByteArray     *out,
               const char     *whole,
               GError        **error)
 {
-  g_autofree char *qvalue = quote (value, strlen (value));
-  g_autofree char *qwhole = quote (whole, strlen (whole));
+  g_autofree char *qvalue = NULL;
+  g_autofree char *qwhole = NULL;
   g_autoptr (GError) local_error = NULL;
 
   switch (protocol->kind)
@@ -418,7 +427,7 @@ append_value (GByteArray     *out,
         if (!parse_ip4 (value, addr))
           {
             g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED,
-                         "invalid ip4 address '%s' in %s", qvalue, qwhole);
+                         "invalid ip4 address '%s' in %s", lazy_quote (&qvalue, value), lazy_quote (&qwhole, whole));
             return FALSE;
           }
         g_byte_array_append (out, addr, 4);
@@ -432,7 +441,7 @@ append_value (GByteArray     *out,
         if (strchr (value, ':') == NULL || inet_pton (AF_INET6, value, &addr) != 1)
           {
             g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED,
-                         "invalid ip6 address '%s' in %s", qvalue, qwhole);
+                         "invalid ip6 address '%s' in %s", lazy_quote (&qvalue, value), lazy_quote (&qwhole, whole));
             return FALSE;
           }
         g_byte_array_append (out, (const guint8 *) &addr, 16);
@@ -450,11 +459,11 @@ append_value (GByteArray     *out,
             if (out_of_range)
               g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED,
                            "%s port '%s' out of range in %s",
-                           protocol->name, qvalue, qwhole);
+                           protocol->name, lazy_quote (&qvalue, value), lazy_quote (&qwhole, whole));
             else
               g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED,
                            "invalid %s port '%s' in %s",
-                           protocol->name, qvalue, qwhole);
+                           protocol->name, lazy_quote (&qvalue, value), lazy_quote (&qwhole, whole));
             return FALSE;
           }
         be[0] = (guint8) (port >> 8);
@@ -511,7 +520,7 @@ append_value (GByteArray     *out,
 
   g_set_error (error, PUNCH_ERROR, local_error->code,
                "invalid %s value '%s' in %s: %s",
-               protocol->name, qvalue, qwhole, local_error->message);
+               protocol->name, lazy_quote (&qvalue, value), lazy_quote (&qwhole, whole), local_error->message);
   return FALSE;
 }
 
@@ -537,19 +546,18 @@ punch_multiaddr_new_from_string (const char *text, GError **error)
   g_return_val_if_fail (text != NULL, NULL);
 
   len = strnlen (text, MULTIADDR_MAX_TEXT + 1);
-  qwhole = quote (text, len);
   if (len > MULTIADDR_MAX_TEXT)
     {
       g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_TOO_LARGE,
                    "multiaddr text longer than %d characters: %s",
-                   MULTIADDR_MAX_TEXT, qwhole);
+                   MULTIADDR_MAX_TEXT, lazy_quote (&qwhole, text));
       return NULL;
     }
   if (text[0] != '/')
     {
       g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED,
                    len == 0 ? "empty multiaddr" : "multiaddr '%s' does not start with '/'",
-                   qwhole);
+                   lazy_quote (&qwhole, text));
       return NULL;
     }
 
@@ -581,10 +589,10 @@ punch_multiaddr_new_from_string (const char *text, GError **error)
 
           if (*name == '\0')
             g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED,
-                         "empty protocol name in %s", qwhole);
+                         "empty protocol name in %s", lazy_quote (&qwhole, text));
           else
             g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_UNSUPPORTED,
-                         "unknown multiaddr protocol '%s' in %s", qname, qwhole);
+                         "unknown multiaddr protocol '%s' in %s", qname, lazy_quote (&qwhole, text));
           return NULL;
         }
 
@@ -595,7 +603,7 @@ punch_multiaddr_new_from_string (const char *text, GError **error)
             {
               g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED,
                            "multiaddr protocol '%s' needs a value in %s",
-                           protocol->name, qwhole);
+                           protocol->name, lazy_quote (&qwhole, text));
               return NULL;
             }
           value = cursor;
@@ -610,7 +618,7 @@ punch_multiaddr_new_from_string (const char *text, GError **error)
         {
           g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_TOO_LARGE,
                        "multiaddr longer than %d bytes: %s",
-                       PUNCH_MULTIADDR_MAX_LEN, qwhole);
+                       PUNCH_MULTIADDR_MAX_LEN, lazy_quote (&qwhole, text));
           return NULL;
         }
     }

@@ -73,16 +73,20 @@ punch_base58_encode (const guint8 *data, gsize len)
   /* log(256) / log(58) < 1.38 */
   size = (len - zeros) * 138 / 100 + 1;
   digits = g_malloc0 (size);
-  for (gsize i = zeros; i < len; i++)
+  /* used: how many low-order digits are non-zero so far; the rest of the
+   * buffer need not be touched, which halves the work. */
+  for (gsize i = zeros, used = 0; i < len; i++)
     {
       guint carry = data[i];
+      gsize k = 0;
 
-      for (gsize j = size; j-- > 0;)
+      for (gsize j = size; j-- > 0 && (carry != 0 || k < used); k++)
         {
           carry += 256u * digits[j];
           digits[j] = (guint8) (carry % 58);
           carry /= 58;
         }
+      used = k;
     }
 
   start = 0;
@@ -100,12 +104,21 @@ punch_base58_encode (const guint8 *data, gsize len)
 static int
 base58_value (char c)
 {
-  const char *p;
+  /* The alphabet is ASCII in increasing order: binary search it. */
+  int lo = 0, hi = (int) sizeof base58_alphabet - 2;
 
-  if (c == '\0')
-    return -1;
-  p = strchr (base58_alphabet, c);
-  return p ? (int) (p - base58_alphabet) : -1;
+  while (lo <= hi)
+    {
+      int mid = (lo + hi) / 2;
+
+      if (base58_alphabet[mid] == c)
+        return mid;
+      if (base58_alphabet[mid] < c)
+        lo = mid + 1;
+      else
+        hi = mid - 1;
+    }
+  return -1;
 }
 
 static GBytes *
@@ -122,10 +135,11 @@ base58_decode_len (const char *text, gsize len, GError **error)
   /* log(58) / log(256) < 0.733 */
   size = (len - zeros) * 733 / 1000 + 1;
   bytes = g_malloc0 (size);
-  for (gsize i = zeros; i < len; i++)
+  for (gsize i = zeros, used = 0; i < len; i++)
     {
       int v = base58_value (text[i]);
       guint carry;
+      gsize k = 0;
 
       if (v < 0)
         {
@@ -133,12 +147,13 @@ base58_decode_len (const char *text, gsize len, GError **error)
           return NULL;
         }
       carry = (guint) v;
-      for (gsize j = size; j-- > 0;)
+      for (gsize j = size; j-- > 0 && (carry != 0 || k < used); k++)
         {
           carry += 58u * bytes[j];
           bytes[j] = (guint8) (carry & 0xff);
           carry >>= 8;
         }
+      used = k;
     }
 
   start = 0;

@@ -19,7 +19,7 @@ struct _PunchPeerId
 {
   gatomicrefcount  ref_count;
   GBytes          *bytes;
-  char            *text;    /* base58btc, computed once: the object is immutable */
+  char            *text;    /* base58btc, computed on first use (atomically) */
 };
 
 G_DEFINE_BOXED_TYPE (PunchPeerId, punch_peer_id, punch_peer_id_ref, punch_peer_id_unref)
@@ -82,7 +82,6 @@ punch_peer_id_new_from_bytes (const guint8 *data, gsize len, GError **error)
   self = g_new0 (PunchPeerId, 1);
   g_atomic_ref_count_init (&self->ref_count);
   self->bytes = g_bytes_new (data, len);
-  self->text = punch_base58_encode (data, len);
   return self;
 }
 
@@ -152,7 +151,6 @@ punch_peer_id_parse (const char *text, GError **error)
 
   g_return_val_if_fail (text != NULL, NULL);
 
-  quoted = quote_text (text);
   if (text[0] == '\0')
     {
       g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED, "empty peer ID");
@@ -160,6 +158,7 @@ punch_peer_id_parse (const char *text, GError **error)
     }
   if (strnlen (text, PEER_ID_MAX_TEXT + 1) > PEER_ID_MAX_TEXT)
     {
+      quoted = quote_text (text);
       g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_TOO_LARGE,
                    "peer ID text %s is longer than %d characters",
                    quoted, PEER_ID_MAX_TEXT);
@@ -188,6 +187,7 @@ punch_peer_id_parse (const char *text, GError **error)
 
       if (g_str_has_prefix (message, "invalid peer ID: "))
         message += strlen ("invalid peer ID: ");
+      quoted = quote_text (text);
       g_set_error (error, PUNCH_ERROR, local_error->code,
                    "invalid peer ID %s: %s", quoted, message);
       return NULL;
@@ -266,9 +266,27 @@ punch_peer_id_to_bytes (const PunchPeerId *self)
 const char *
 punch_peer_id_to_string (const PunchPeerId *self)
 {
+  PunchPeerId *mutable_self = (PunchPeerId *) self;
+  char *text;
+
   g_return_val_if_fail (self != NULL, NULL);
 
-  return self->text;
+  /* Lazily, since most IDs are parsed only to be validated or compared; the
+   * compare-and-exchange keeps a racing second caller's copy from leaking. */
+  text = g_atomic_pointer_get (&mutable_self->text);
+  if (text == NULL)
+    {
+      gsize len;
+      const guint8 *data = g_bytes_get_data (self->bytes, &len);
+
+      text = punch_base58_encode (data, len);
+      if (!g_atomic_pointer_compare_and_exchange (&mutable_self->text, NULL, text))
+        {
+          g_free (text);
+          text = g_atomic_pointer_get (&mutable_self->text);
+        }
+    }
+  return text;
 }
 
 /**

@@ -60,6 +60,35 @@ test_base58 (void)
     }
 }
 
+/* Longer inputs, where the carry runs across many digits (vectors computed
+ * with arbitrary-precision integers). */
+static void
+test_base58_long (void)
+{
+  static const struct { guint8 first, step; gsize len, zeros; const char *text; } cases[] = {
+    { 0, 1, 64, 0, "1GMkH3brNXiNNs1tiFZHu4yZSRrzJwxi5wB9bHFtMinfCXNnR1adh8Vo8NTheK4evneedH4qmvjeqcBBNAefgS" },
+    { 255, 0, 40, 0, "Dim4mzb29eRsQ3xpMX5gQMZVuoZq3cJdytGuo3uFm75w8eWwCihZEdc" },
+    { 200, 1, 55, 2, "112ETKLzjBE7Hj4MDknCGTByPAj7vvGvD7WuyHJgwnEACcmoi9evrh9e1nbGA9ir77qL6iZzQxzvaR" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      guint8 data[80] = { 0 };
+      g_autofree char *text = NULL;
+      g_autoptr (GBytes) back = NULL;
+      g_autoptr (GError) error = NULL;
+      gsize n = cases[i].zeros + cases[i].len;
+
+      for (gsize j = 0; j < cases[i].len; j++)
+        data[cases[i].zeros + j] = (guint8) (cases[i].first + cases[i].step * j);
+      text = punch_base58_encode (data, n);
+      g_assert_cmpstr (text, ==, cases[i].text);
+      back = punch_base58_decode (cases[i].text, &error);
+      g_assert_no_error (error);
+      check_bytes (back, (const char *) data, n);
+    }
+}
+
 static void
 test_base32 (void)
 {
@@ -275,6 +304,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/core/multibase/base58", test_base58);
+  g_test_add_func ("/core/multibase/base58-long", test_base58_long);
   g_test_add_func ("/core/multibase/base32", test_base32);
   g_test_add_func ("/core/multibase/multibase", test_multibase);
   g_test_add_func ("/core/multibase/padding", test_padding);
