@@ -27,7 +27,8 @@ G_DECLARE_FINAL_TYPE (PunchNoiseStream, punch_noise_stream, PUNCH, NOISE_STREAM,
  *
  * Runs Noise_XX_25519_ChaChaPoly_SHA256 with the libp2p handshake payload.
  * The result is a #GIOStream carrying plaintext: writes are split into
- * frames of at most 65519 bytes and encrypted; reads decrypt.
+ * frames of at most 65519 bytes and encrypted; reads decrypt. A failed
+ * handshake closes @base.
  */
 void              punch_noise_stream_handshake_async  (GIOStream          *base,
                                                        gboolean            initiator,

@@ -570,6 +570,97 @@ test_handshake_garbage (void)
     }
 }
 
+typedef enum
+{
+  FORGE_SIGNED_OTHER_STATIC,   /* identity signature over another static key */
+  FORGE_NOT_PROTOBUF,          /* payload bytes that are no protobuf */
+  FORGE_NO_IDENTITY,           /* an empty payload */
+} Forgery;
+
+/* A responder that follows Noise but lies in its libp2p payload: the
+ * initiator must refuse it before sending message 3. */
+static void
+test_handshake_forged_payload (void)
+{
+  static const struct {
+    Forgery forgery;
+    int     code;
+  } cases[] = {
+    { FORGE_SIGNED_OTHER_STATIC, PUNCH_ERROR_BAD_SIGNATURE },
+    { FORGE_NOT_PROTOBUF, PUNCH_ERROR_MALFORMED },
+    { FORGE_NO_IDENTITY, PUNCH_ERROR_PROTOCOL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GIOStream) ours = NULL;
+      g_autoptr (GIOStream) theirs = NULL;
+      g_autoptr (GSocket) their_socket = NULL;
+      g_autoptr (PunchPrivateKey) our_key = fixed_key (0);
+      g_autoptr (PunchPrivateKey) their_key = fixed_key (1);
+      g_autoptr (PunchNoiseHandshake) responder = punch_noise_handshake_new (FALSE, NULL, 0, NULL);
+      g_autoptr (GByteArray) ignored = g_byte_array_new ();
+      g_autoptr (GByteArray) msg2 = g_byte_array_new ();
+      g_autoptr (GBytes) payload = NULL;
+      g_autoptr (GAsyncResult) result = NULL;
+      g_autoptr (PunchNoiseStream) stream = NULL;
+      g_autoptr (GError) error = NULL;
+      guint8 msg1[34];
+      guint8 other_static[32];
+      guint8 rest[16];
+      gsize got = 0;
+
+      socket_pair (&ours, &theirs, &their_socket);
+      g_socket_set_timeout (their_socket, DEADLINE_S);
+      punch_noise_stream_handshake_async (ours, TRUE, our_key, punch_private_key_get_peer_id (their_key),
+                                          NULL, NULL, store_result, &result);
+      /* Message 1 is written as the handshake starts; this blocking read
+       * is bounded by the socket timeout. */
+      g_assert_true (g_input_stream_read_all (g_io_stream_get_input_stream (theirs), msg1, sizeof msg1,
+                                              &got, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (got, ==, sizeof msg1);
+      g_assert_true (punch_noise_handshake_read_message (responder, msg1 + 2, 32, ignored, &error));
+
+      memset (other_static, 0x77, sizeof other_static);
+      switch (cases[i].forgery)
+        {
+        case FORGE_SIGNED_OTHER_STATIC:
+          payload = punch_noise_payload_build (their_key, other_static, NULL, &error);
+          break;
+        case FORGE_NOT_PROTOBUF:
+          payload = g_bytes_new_static ("\xff\xff\xff\xff", 4);
+          break;
+        case FORGE_NO_IDENTITY:
+          payload = g_bytes_new_static ("", 0);
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+      g_assert_no_error (error);
+      g_byte_array_set_size (msg2, 2);
+      g_assert_true (punch_noise_handshake_write_message (responder, g_bytes_get_data (payload, NULL),
+                                                         g_bytes_get_size (payload), msg2, &error));
+      msg2->data[0] = (guint8) ((msg2->len - 2) >> 8);
+      msg2->data[1] = (guint8) (msg2->len - 2);
+      g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (theirs), msg2->data, msg2->len,
+                                                NULL, NULL, &error));
+
+      await_result (&result);
+      stream = punch_noise_stream_handshake_finish (result, &error);
+      g_assert_null (stream);
+      g_assert_error (error, PUNCH_ERROR, cases[i].code);
+      g_test_message ("%s", error->message);
+      g_clear_error (&error);
+
+      /* No message 3 followed: the initiator hung up. */
+      g_assert_true (g_input_stream_read_all (g_io_stream_get_input_stream (theirs), rest, sizeof rest,
+                                              &got, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (got, ==, 0);
+    }
+}
+
 static void
 test_handshake_cancelled (void)
 {
@@ -1332,6 +1423,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/noise/handshake/wrong-peer-id", test_handshake_wrong_peer);
   g_test_add_func ("/core/noise/handshake/muxers", test_handshake_muxers);
   g_test_add_func ("/core/noise/handshake/garbage", test_handshake_garbage);
+  g_test_add_func ("/core/noise/handshake/forged-payload", test_handshake_forged_payload);
   g_test_add_func ("/core/noise/handshake/cancelled", test_handshake_cancelled);
   g_test_add_func ("/core/noise/transport/frames", test_frames);
   g_test_add_func ("/core/noise/transport/output-framing", test_output_framing);
