@@ -122,7 +122,9 @@ async function makeNode (privateKey, opts, listen) {
     // The default (5 a second from one host) would refuse the back-to-back
     // connections of the tests and the set-up benchmark.
     connectionManager: { inboundConnectionThreshold: 1000 },
-    services: { identify: identify(), ping: ping() }
+    // Our own ping stream (dial --ping) must leave room for the connection
+    // monitor's, which aborts the connection when it cannot open one.
+    services: { identify: identify(), ping: ping({ maxOutboundStreams: 4 }) }
   })
   node.addEventListener('connection:open', (evt) => emitConnection(evt.detail, 'open'))
   node.addEventListener('connection:close', (evt) => emitConnection(evt.detail, 'closed'))
