@@ -10,7 +10,7 @@
 //     dial MA [--ping N] [--interval MS]
 //     ping MA [-c N]                  (js's own ping service: a stream per ping)
 //     identify MA
-//     perf MA --upload BYTES --download BYTES
+//     perf MA --upload BYTES --download BYTES [--parallel N]
 //     bench-setup MA [-n N]           (N fresh connections, dial → first pong)
 //
 // Exit status: 0 ok, 1 failed, 2 usage.
@@ -70,6 +70,7 @@ function parseArgs (argv) {
       case '--ping': opts.ping = Number(takeCount(i, a)); i++; break
       case '-c': opts.count = Number(takeCount(i, a)); i++; break
       case '-n': opts.count = Number(takeCount(i, a)); i++; break
+      case '--parallel': opts.parallel = Number(takeCount(i, a)); i++; break
       case '--interval': opts.interval = Number(takeCount(i, a)); i++; break
       case '--upload': opts.upload = takeCount(i, a); i++; break
       case '--download': opts.download = takeCount(i, a); i++; break
@@ -134,7 +135,7 @@ async function makeNode (privateKey, opts, listen) {
         emit('error', { message: `perf server: ${errorText(err)}`, domain: 'js', code: 0 })
         stream.abort(err)
       })
-    }, { runOnLimitedConnection: false, maxInboundStreams: 8 })
+    }, { runOnLimitedConnection: false, maxInboundStreams: 32 })
   }
   return node
 }
@@ -385,9 +386,17 @@ async function cmdIdentify (node, opts) {
 
 async function cmdPerf (node, opts) {
   const connection = await node.dial(opts.addr)
-  const fields = await perfClient(connection, opts.upload, opts.download)
-  emit('perf', fields)
-  return {}
+  const parallel = opts.parallel ?? 1
+  if (parallel === 1) {
+    emit('perf', await perfClient(connection, opts.upload, opts.download))
+    return {}
+  }
+  // Several perf streams at once on one connection: exercises the muxer's
+  // per-stream flow control; one perf event per stream.
+  const runs = await Promise.all(Array.from({ length: parallel },
+    () => perfClient(connection, opts.upload, opts.download)))
+  runs.forEach((fields) => emit('perf', fields))
+  return { streams: parallel }
 }
 
 async function cmdBenchSetup (node, opts) {
@@ -417,7 +426,7 @@ async function main () {
     process.stderr.write(`peer.mjs: ${err.message}\n` +
       'usage: peer.mjs [--identity FILE] [--json] [--security noise|tls] ' +
       'id | listen [--listen MA]... [--perf] | dial MA [--ping N] | ping MA [-c N] | ' +
-      'identify MA | perf MA --upload B --download B | bench-setup MA [-n N]\n')
+      'identify MA | perf MA --upload B --download B [--parallel N] | bench-setup MA [-n N]\n')
     return 2
   }
 

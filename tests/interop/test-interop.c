@@ -25,6 +25,8 @@
 #define STOP_TIMEOUT_S    10
 #define PERF_BYTES        10485760
 #define PING_COUNT        5
+#define PARALLEL_STREAMS  8
+#define PARALLEL_BYTES    2097152
 
 typedef enum
 {
@@ -996,6 +998,52 @@ test_perf (Fixture       *f,
   CHECK (f, status == 0, "%s: exit status %d after SIGTERM", listener->name, status);
 }
 
+/* Several perf streams at once on one connection (js dialers only): the
+ * muxer's per-stream windows and the scheduling of many streams. */
+static void
+test_perf_parallel (Fixture       *f,
+                    gconstpointer  data)
+{
+  const Pair *pair = data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *addr = NULL;
+  char bytes[32];
+  char streams[16];
+  Child *listener;
+  Child *dialer;
+  int status;
+
+  if (!f->ready)
+    return;
+  g_assert (pair->dialer == PEER_JS);
+  g_snprintf (bytes, sizeof bytes, "%d", PARALLEL_BYTES);
+  g_snprintf (streams, sizeof streams, "%d", PARALLEL_STREAMS);
+
+  listener = start_listener (f, pair->listener, &addr, &error);
+  CHECK (f, listener != NULL, "listener: %s", error->message);
+  dialer = spawn_peer (f, pair->dialer, "perf --parallel", "dialer.key", &error,
+                       "perf", addr, "--upload", bytes, "--download", bytes,
+                       "--parallel", streams, NULL);
+  CHECK (f, dialer != NULL, "spawn: %s", error->message);
+  status = child_run (dialer, COMMAND_TIMEOUT_S, &error);
+  CHECK_COMMAND_OK (f, dialer, status, error);
+
+  CHECK (f, child_count_events (dialer, "perf") == PARALLEL_STREAMS,
+         "%s: %u perf events, expected %d", dialer->name, child_count_events (dialer, "perf"),
+         PARALLEL_STREAMS);
+  for (guint i = 0; i < PARALLEL_STREAMS; i++)
+    {
+      JsonObject *perf = child_find_event (dialer, "perf", i);
+
+      CHECK (f, get_num (perf, "uploaded") == PARALLEL_BYTES,
+             "%s: stream %u uploaded %.0f", dialer->name, i, get_num (perf, "uploaded"));
+      CHECK (f, get_num (perf, "downloaded") == PARALLEL_BYTES,
+             "%s: stream %u downloaded %.0f", dialer->name, i, get_num (perf, "downloaded"));
+    }
+  status = child_stop (listener);
+  CHECK (f, status == 0, "%s: exit status %d after SIGTERM", listener->name, status);
+}
+
 static void
 add_cases (const char *prefix,
            const Pair *pair)
@@ -1012,6 +1060,12 @@ add_cases (const char *prefix,
       g_autofree char *path = g_strdup_printf ("/interop/%s/%s", prefix, cases[i].name);
 
       g_test_add (path, Fixture, pair, fixture_setup, cases[i].fn, fixture_teardown);
+    }
+  if (pair->dialer == PEER_JS)
+    {
+      g_autofree char *path = g_strdup_printf ("/interop/%s/perf-parallel", prefix);
+
+      g_test_add (path, Fixture, pair, fixture_setup, test_perf_parallel, fixture_teardown);
     }
 }
 
