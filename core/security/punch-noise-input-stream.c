@@ -6,12 +6,15 @@
 #include "punch-error.h"
 #include "punch-noise-stream.h"
 
-/* Raw bytes are read from the base stream in chunks this large and
- * decrypted in place; it always has room for a whole frame after compaction. */
-#define RAW_CAPACITY (256 * 1024)
 #define FRAME_HEADER 2
+/* Raw bytes are read from the base stream into one buffer and decrypted in
+ * place. It starts with room for one whole frame after compaction, so an
+ * idle connection stays small, and doubles up to RAW_CAPACITY_MAX while
+ * reads keep filling it. */
+#define RAW_CAPACITY_MIN (80 * 1024)
+#define RAW_CAPACITY_MAX (256 * 1024)
 
-G_STATIC_ASSERT (RAW_CAPACITY >= 2 * (FRAME_HEADER + PUNCH_NOISE_MAX_MESSAGE));
+G_STATIC_ASSERT (RAW_CAPACITY_MIN >= FRAME_HEADER + PUNCH_NOISE_MAX_MESSAGE);
 
 struct _PunchNoiseInputStream
 {
@@ -21,6 +24,8 @@ struct _PunchNoiseInputStream
   PunchNoiseCipher *cipher;
 
   guint8           *buf;
+  gsize             capacity;
+  gboolean          filled;     /* the last base read filled the buffer */
   gsize             start;      /* first byte of the next undecrypted frame */
   gsize             end;        /* end of the raw bytes read so far */
   const guint8     *plain;      /* decrypted bytes not yet handed out */
@@ -114,13 +119,26 @@ deliver (PunchNoiseInputStream *self,
   return 0;
 }
 
-/* Makes room at the end of the buffer once all plaintext is handed out. */
+/* Makes room at the end of the buffer once all plaintext is handed out
+ * (nothing points into the buffer then, so it may also move). */
 static void
 compact (PunchNoiseInputStream *self)
 {
   gsize pending = self->end - self->start;
 
   g_assert (self->plain_len == 0);
+  if (self->buf == NULL)
+    {
+      self->capacity = RAW_CAPACITY_MIN;
+      self->buf = g_malloc (self->capacity);
+    }
+  else if (self->filled && self->capacity < RAW_CAPACITY_MAX)
+    {
+      self->capacity = MIN (self->capacity * 2, RAW_CAPACITY_MAX);
+      self->buf = g_realloc (self->buf, self->capacity);
+    }
+  self->filled = FALSE;
+
   if (self->start > 0)
     {
       memmove (self->buf, self->buf + self->start, pending);
@@ -173,6 +191,7 @@ on_base_read (GObject      *source,
     }
 
   self->end += (gsize) n;
+  self->filled = self->end == self->capacity;
   n = deliver (self, data->buffer, data->count, &error);
   if (n < 0)
     g_task_return_error (task, error);
@@ -191,7 +210,7 @@ read_more (GTask *task)
   compact (self);
   g_input_stream_read_async (self->base,
                              self->buf + self->end,
-                             RAW_CAPACITY - self->end,
+                             self->capacity - self->end,
                              g_task_get_priority (task),
                              g_task_get_cancellable (task),
                              on_base_read,
@@ -359,6 +378,5 @@ punch_noise_input_stream_new (GInputStream     *base,
   self = g_object_new (PUNCH_TYPE_NOISE_INPUT_STREAM, NULL);
   self->base = g_object_ref (base);
   self->cipher = cipher;
-  self->buf = g_malloc (RAW_CAPACITY);
   return self;
 }

@@ -7,7 +7,7 @@
 
 #define FRAME_HEADER 2
 #define MAX_FRAMES (PUNCH_NOISE_MAX_WRITE / PUNCH_NOISE_MAX_PLAINTEXT)
-#define OUT_CAPACITY (MAX_FRAMES * (FRAME_HEADER + PUNCH_NOISE_MAX_MESSAGE))
+#define FRAME_OVERHEAD (FRAME_HEADER + PUNCH_NOISE_TAG_LEN)
 
 G_STATIC_ASSERT (PUNCH_NOISE_MAX_WRITE % PUNCH_NOISE_MAX_PLAINTEXT == 0);
 
@@ -18,6 +18,7 @@ struct _PunchNoiseOutputStream
   GOutputStream    *base;
   PunchNoiseCipher *cipher;
   guint8           *buf;          /* the frames of one write, sent at once */
+  gsize             capacity;     /* grown to the largest write so far */
 
   /* Once a write failed, frames and nonces are out of step with the remote:
    * every later write fails too. */
@@ -36,8 +37,19 @@ seal (PunchNoiseOutputStream *self,
 {
   gsize out = 0;
   gsize in = 0;
+  gsize needed;
 
-  g_assert (count <= PUNCH_NOISE_MAX_WRITE);
+  g_assert (count > 0 && count <= PUNCH_NOISE_MAX_WRITE);
+
+  needed = count + FRAME_OVERHEAD * ((count + PUNCH_NOISE_MAX_PLAINTEXT - 1) / PUNCH_NOISE_MAX_PLAINTEXT);
+  if (needed > self->capacity)
+    {
+      /* GIO allows one write at a time: nothing uses the old buffer. */
+      g_free (self->buf);
+      self->capacity = MAX (needed, MIN (2 * self->capacity,
+                                         MAX_FRAMES * (FRAME_OVERHEAD + PUNCH_NOISE_MAX_PLAINTEXT)));
+      self->buf = g_malloc (self->capacity);
+    }
 
   while (in < count)
     {
@@ -258,6 +270,5 @@ punch_noise_output_stream_new (GOutputStream    *base,
   self = g_object_new (PUNCH_TYPE_NOISE_OUTPUT_STREAM, NULL);
   self->base = g_object_ref (base);
   self->cipher = cipher;
-  self->buf = g_malloc (OUT_CAPACITY);
   return self;
 }
