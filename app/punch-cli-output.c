@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "punch-cli-output.h"
 
+#include <math.h>
 #include <stdio.h>
 
 struct _PunchCliOutput
@@ -69,17 +70,81 @@ event_new (const char *event)
   return object;
 }
 
+static void append_json (GString *out, JsonNode *node);
+
+/* json-glib writes doubles with 17 significant digits (0.242 comes out as
+ * 0.24199999999999999); 15 digits round-trip through text unchanged and
+ * read as what was measured. Everything else is json-glib's. */
+static void
+append_json_object (GString    *out,
+                    JsonObject *object)
+{
+  /* In insertion order ("time" and "event" first), unlike the iterator. */
+  g_autoptr (GList) members = json_object_get_members (object);
+
+  g_string_append_c (out, '{');
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      g_autoptr (JsonNode) name = json_node_init_string (json_node_alloc (), l->data);
+
+      if (l != members)
+        g_string_append_c (out, ',');
+      append_json (out, name);
+      g_string_append_c (out, ':');
+      append_json (out, json_object_get_member (object, l->data));
+    }
+  g_string_append_c (out, '}');
+}
+
+static void
+append_json (GString  *out,
+             JsonNode *node)
+{
+  if (JSON_NODE_HOLDS_OBJECT (node))
+    append_json_object (out, json_node_get_object (node));
+  else if (JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *array = json_node_get_array (node);
+
+      g_string_append_c (out, '[');
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        {
+          if (i > 0)
+            g_string_append_c (out, ',');
+          append_json (out, json_array_get_element (array, i));
+        }
+      g_string_append_c (out, ']');
+    }
+  else if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_DOUBLE)
+    {
+      char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+      gdouble value = json_node_get_double (node);
+
+      if (!isfinite (value))
+        g_string_append (out, "null");
+      else
+        g_string_append (out, g_ascii_formatd (buffer, sizeof buffer, "%.15g", value));
+    }
+  else
+    {
+      g_autofree char *text = json_to_string (node, FALSE);
+
+      g_string_append (out, text);
+    }
+}
+
 static void
 event_print (PunchCliOutput *self,
              JsonObject     *object)
 {
-  g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), object);
-  g_autofree char *text = json_to_string (node, FALSE);
+  g_autoptr (GString) text = NULL;
 
   if (!self->json)
     return;
-  fputs (text, stdout);
-  fputc ('\n', stdout);
+  text = g_string_new (NULL);
+  append_json_object (text, object);
+  g_string_append_c (text, '\n');
+  fputs (text->str, stdout);
   fflush (stdout);
 }
 
@@ -339,13 +404,10 @@ punch_cli_output_result (PunchCliOutput *self,
     json_object_set_string_member (event, "error", error->message);
   if (extra != NULL)
     {
-      JsonObjectIter iter;
-      const char *member;
-      JsonNode *node;
+      g_autoptr (GList) members = json_object_get_members (extra);
 
-      json_object_iter_init (&iter, extra);
-      while (json_object_iter_next (&iter, &member, &node))
-        json_object_set_member (event, member, json_node_copy (node));
+      for (GList *l = members; l != NULL; l = l->next)
+        json_object_set_member (event, l->data, json_node_copy (json_object_get_member (extra, l->data)));
     }
   event_print (self, event);
   if (error != NULL && !self->json)

@@ -81,6 +81,13 @@ parse_event (const char *line)
   g_assert_true (JSON_NODE_HOLDS_OBJECT (root));
   object = json_node_get_object (root);
   g_assert_true (json_object_has_member (object, "event"));
+  /* "time" and "event" lead, for people reading the stream. */
+  {
+    g_autoptr (GList) members = json_object_get_members (object);
+
+    g_assert_cmpstr (members->data, ==, "time");
+    g_assert_cmpstr (members->next->data, ==, "event");
+  }
   time = json_object_get_string_member_with_default (object, "time", "");
   g_assert_true (g_regex_match_simple ("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$",
                                        time, 0, 0));
