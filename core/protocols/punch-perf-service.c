@@ -7,6 +7,9 @@
 /* Bulk data goes from and into static blocks: nothing is allocated or
  * copied per byte on our side, so the measure is the stack's, not ours. */
 #define PERF_BLOCK_SIZE PUNCH_PROTOCOL_BLOCK_SIZE
+/* A peer that stops sending or reading for this long loses its stream:
+ * inbound runs must not pin streams forever. */
+#define SERVE_IDLE_TIMEOUT_MS 30000
 
 struct _PunchPerfService
 {
@@ -55,11 +58,11 @@ block_for (guint64 remaining)
 
 typedef struct
 {
-  GIOStream    *stream;
-  GCancellable *cancellable;
-  guint8        header[8];
-  guint64       to_send;
-  guint64       drained;
+  GIOStream     *stream;
+  PunchDeadline *idle;
+  guint8         header[8];
+  guint64        to_send;
+  guint64        drained;
 } ServeOp;
 
 static void
@@ -68,14 +71,17 @@ serve_op_finish (ServeOp      *op,
 {
   if (error != NULL)
     {
-      g_debug ("Perf run from a peer failed: %s", error->message);
+      g_autoptr (GError) reported = g_error_copy (error);
+
+      punch_deadline_adjust_error (op->idle, &reported, "Idle perf stream");
+      g_debug ("Perf run from a peer failed: %s", reported->message);
       punch_protocol_abort_stream (op->stream);
     }
   else
     punch_protocol_close_stream (op->stream);
 
   g_clear_object (&op->stream);
-  g_clear_object (&op->cancellable);
+  g_clear_pointer (&op->idle, punch_deadline_free);
   g_free (op);
 }
 
@@ -110,9 +116,10 @@ serve_send_next (ServeOp *op)
       return;
     }
 
+  punch_deadline_restart (op->idle);
   g_output_stream_write_async (g_io_stream_get_output_stream (op->stream),
                                punch_protocol_zero_block (), block_for (op->to_send),
-                               G_PRIORITY_DEFAULT, op->cancellable,
+                               G_PRIORITY_DEFAULT, punch_deadline_get_cancellable (op->idle),
                                on_serve_written, op);
 }
 
@@ -148,9 +155,10 @@ on_serve_drained (GObject      *source,
 static void
 serve_drain_next (ServeOp *op)
 {
+  punch_deadline_restart (op->idle);
   g_input_stream_read_async (g_io_stream_get_input_stream (op->stream),
                              punch_protocol_discard_block (), PERF_BLOCK_SIZE,
-                             G_PRIORITY_DEFAULT, op->cancellable,
+                             G_PRIORITY_DEFAULT, punch_deadline_get_cancellable (op->idle),
                              on_serve_drained, op);
 }
 
@@ -192,10 +200,10 @@ handle_perf (PunchHost       *host,
   ServeOp *op = g_new0 (ServeOp, 1);
 
   op->stream = g_object_ref (stream);
-  op->cancellable = g_object_ref (self->cancellable);
+  op->idle = punch_deadline_new (self->cancellable, SERVE_IDLE_TIMEOUT_MS);
   g_input_stream_read_all_async (g_io_stream_get_input_stream (stream),
                                  op->header, sizeof op->header, G_PRIORITY_DEFAULT,
-                                 op->cancellable, on_serve_header, op);
+                                 punch_deadline_get_cancellable (op->idle), on_serve_header, op);
 }
 
 /* Client side. */
