@@ -4,7 +4,8 @@
 // benchmarks. It prints the same JSON-lines events as `punchline-cli --json`
 // (docs/cli-events.md) so that one harness reads both.
 //
-//   node peer.mjs [--identity FILE] [--json] [--security noise|tls] COMMAND
+//   node peer.mjs [--identity FILE] [--key-type ed25519|secp256k1|rsa|ecdsa]
+//                 [--json] [--security noise|tls] COMMAND
 //     id
 //     listen [--listen MA]... [--perf]
 //     dial MA [--ping N] [--interval MS]
@@ -49,7 +50,7 @@ function errorText (err) {
 // --- arguments ------------------------------------------------------------
 
 function parseArgs (argv) {
-  const opts = { listen: [], perf: false, security: 'noise', rest: [] }
+  const opts = { listen: [], perf: false, security: 'noise', keyType: 'Ed25519', rest: [] }
   const takeValue = (i, name) => {
     if (i + 1 >= argv.length) throw new UsageError(`${name} needs a value`)
     return argv[i + 1]
@@ -65,6 +66,11 @@ function parseArgs (argv) {
       case '--identity': opts.identity = takeValue(i, a); i++; break
       case '--json': break
       case '--security': opts.security = takeValue(i, a); i++; break
+      case '--key-type':
+        opts.keyType = KEY_TYPES[takeValue(i, a).toLowerCase()]
+        if (opts.keyType == null) throw new UsageError(`unknown key type ${argv[i + 1]}`)
+        i++
+        break
       case '--listen': opts.listen.push(takeValue(i, a)); i++; break
       case '--perf': opts.perf = true; break
       case '--ping': opts.ping = Number(takeCount(i, a)); i++; break
@@ -103,10 +109,13 @@ function parseArgs (argv) {
 
 // --- identity: a libp2p PrivateKey protobuf, like punchline-cli's ----------
 
-async function loadIdentity (path) {
-  if (path == null) return generateKeyPair('Ed25519')
+const KEY_TYPES = { ed25519: 'Ed25519', secp256k1: 'secp256k1', rsa: 'RSA', ecdsa: 'ECDSA' }
+
+async function loadIdentity (path, keyType) {
+  const generate = () => keyType === 'RSA' ? generateKeyPair('RSA', 2048) : generateKeyPair(keyType)
+  if (path == null) return generate()
   if (existsSync(path)) return privateKeyFromProtobuf(readFileSync(path))
-  const key = await generateKeyPair('Ed25519')
+  const key = await generate()
   writeFileSync(path, privateKeyToProtobuf(key), { mode: 0o600 })
   return key
 }
@@ -432,7 +441,7 @@ async function main () {
 
   let node = null
   try {
-    const privateKey = await loadIdentity(opts.identity)
+    const privateKey = await loadIdentity(opts.identity, opts.keyType)
     if (opts.command === 'id') {
       emit('id', { peer_id: peerIdFromPrivateKey(privateKey).toString(), key_type: privateKey.type })
       emit('result', { ok: true })

@@ -673,13 +673,15 @@ peer_id_of (Fixture    *f,
 
 /* Starts a listener on 127.0.0.1 port 0 serving perf; returns its address. */
 static Child *
-start_listener (Fixture    *f,
-                PeerKind    kind,
-                char      **addr,
-                GError    **error)
+start_listener_with_key (Fixture    *f,
+                         PeerKind    kind,
+                         const char *js_key_type,
+                         char      **addr,
+                         GError    **error)
 {
   Child *c = spawn_peer (f, kind, "listen", kind == PEER_C ? "listener-c.key" : "listener-js.key",
-                         error, "listen", "--listen", "/ip4/127.0.0.1/tcp/0", "--perf", NULL);
+                         error, "listen", "--listen", "/ip4/127.0.0.1/tcp/0", "--perf",
+                         js_key_type != NULL ? "--key-type" : NULL, js_key_type, NULL);
   JsonObject *o;
 
   if (c == NULL)
@@ -695,6 +697,15 @@ start_listener (Fixture    *f,
       return NULL;
     }
   return c;
+}
+
+static Child *
+start_listener (Fixture    *f,
+                PeerKind    kind,
+                char      **addr,
+                GError    **error)
+{
+  return start_listener_with_key (f, kind, NULL, addr, error);
 }
 
 /* Checks a finished command: exit 0 and a final {"event":"result","ok":true}. */
@@ -1044,6 +1055,50 @@ test_perf_parallel (Fixture       *f,
   CHECK (f, status == 0, "%s: exit status %d after SIGTERM", listener->name, status);
 }
 
+/* js peers with secp256k1 and RSA identities (ours are Ed25519): the Noise
+ * payload's key and signature, and the peer IDs (16Uiu2…, Qm…). */
+static void
+test_key_types (Fixture       *f,
+                gconstpointer  data)
+{
+  const Pair *pair = data;
+  const char *types[] = { "secp256k1", "rsa" };
+
+  if (!f->ready)
+    return;
+
+  for (guint t = 0; t < G_N_ELEMENTS (types); t++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *addr = NULL;
+      g_autofree char *key_file = g_strdup_printf ("dialer-%s.key", types[t]);
+      const char *js_key = pair->listener == PEER_JS ? types[t] : NULL;
+      Child *listener;
+      Child *dialer;
+      JsonObject *conn;
+      int status;
+
+      listener = start_listener_with_key (f, pair->listener, js_key, &addr, &error);
+      CHECK (f, listener != NULL, "listener (%s): %s", types[t], error->message);
+      if (pair->dialer == PEER_JS)
+        dialer = spawn_peer (f, PEER_JS, "dial --ping", key_file, &error,
+                             "dial", addr, "--ping", "2", "--key-type", types[t], NULL);
+      else
+        dialer = spawn_peer (f, PEER_C, "dial --ping", key_file, &error,
+                             "dial", addr, "--ping", "2", NULL);
+      CHECK (f, dialer != NULL, "spawn: %s", error->message);
+      status = child_run (dialer, COMMAND_TIMEOUT_S, &error);
+      CHECK_COMMAND_OK (f, dialer, status, error);
+      CHECK (f, child_count_events (dialer, "ping") == 2, "%s (%s): %u pings", dialer->name,
+             types[t], child_count_events (dialer, "ping"));
+      conn = child_find_event (dialer, "connection", 0);
+      CHECK (f, g_strcmp0 (get_str (conn, "peer_id"), strstr (addr, "/p2p/") + 5) == 0,
+             "%s (%s): connected to %s", dialer->name, types[t], get_str (conn, "peer_id"));
+      status = child_stop (listener);
+      CHECK (f, status == 0, "%s: exit status %d after SIGTERM", listener->name, status);
+    }
+}
+
 static void
 add_cases (const char *prefix,
            const Pair *pair)
@@ -1053,6 +1108,7 @@ add_cases (const char *prefix,
     { "ping", test_ping_command },
     { "identify", test_identify },
     { "perf", test_perf },
+    { "key-types", test_key_types },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
