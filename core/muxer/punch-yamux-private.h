@@ -71,6 +71,8 @@ struct _PunchYamuxStream
   GTask *read_task;
   guint8 *read_buf;
   gsize read_count;
+  gsize read_filled;       /* bytes already copied into read_buf */
+  gboolean read_deferred;  /* the session completes the read after its batch */
   GSource *read_cancel;
 
   /* Send side. */
@@ -90,9 +92,13 @@ PunchYamuxStream *punch_yamux_stream_new_internal (PunchYamuxSession *session,
                                                    guint32            id,
                                                    gboolean           outbound);
 gsize    punch_yamux_stream_buffered (PunchYamuxStream *self);
+/* Payload for the stream. A pending read is filled in place and completed
+ * by punch_yamux_stream_complete_read() once the session has parsed all it
+ * read, so one read can take several frames without an extra copy. */
 void     punch_yamux_stream_push_data (PunchYamuxStream *self,
                                        const guint8     *data,
                                        gsize             len);
+void     punch_yamux_stream_complete_read (PunchYamuxStream *self);
 void     punch_yamux_stream_remote_fin (PunchYamuxStream *self);
 void     punch_yamux_stream_remote_reset (PunchYamuxStream *self);
 void     punch_yamux_stream_add_send_window (PunchYamuxStream *self,
@@ -111,6 +117,8 @@ void     punch_yamux_session_queue_frame (PunchYamuxSession *self,
                                           guint32            length,
                                           const guint8      *payload);
 void     punch_yamux_session_flush (PunchYamuxSession *self);
+void     punch_yamux_session_defer_read (PunchYamuxSession *self,
+                                         PunchYamuxStream  *stream);
 /* FALSE when the outgoing queue is full; the stream is then retried once it
  * drains (punch_yamux_stream_try_write()). */
 gboolean punch_yamux_session_reserve_write (PunchYamuxSession *self,

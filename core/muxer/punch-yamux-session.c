@@ -66,6 +66,7 @@ struct _PunchYamuxSession
   guint16 payload_flags;
   guint32 payload_left;
   PunchYamuxStream *payload_stream;   /* owned; NULL discards the payload */
+  GPtrArray *deferred_reads;          /* streams whose read completes after the batch */
 
   /* Write side: frames accumulate in out_pending while out_flight is
    * written, then the two swap, so small frames coalesce. */
@@ -648,6 +649,26 @@ start_payload (PunchYamuxSession *self,
   g_set_object (&self->payload_stream, stream);
 }
 
+void
+punch_yamux_session_defer_read (PunchYamuxSession *self,
+                                PunchYamuxStream  *stream)
+{
+  g_ptr_array_add (self->deferred_reads, g_object_ref (stream));
+}
+
+static void
+complete_deferred_reads (PunchYamuxSession *self)
+{
+  g_autoptr (GPtrArray) streams = NULL;
+
+  if (self->deferred_reads->len == 0)
+    return;
+  streams = g_steal_pointer (&self->deferred_reads);
+  self->deferred_reads = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < streams->len; i++)
+    punch_yamux_stream_complete_read (g_ptr_array_index (streams, i));
+}
+
 static void
 handle_stream_frame (PunchYamuxSession *self,
                      guint8             type,
@@ -933,6 +954,7 @@ on_read (GObject      *source,
     }
   self->rlen += n;
   process_input (self);
+  complete_deferred_reads (self);
   read_more (self);
 }
 
@@ -965,6 +987,8 @@ punch_yamux_session_dispose (GObject *object)
   while (!g_queue_is_empty (&self->writable_waiters))
     g_object_unref (g_queue_pop_head (&self->writable_waiters));
   g_clear_object (&self->payload_stream);
+  if (self->deferred_reads != NULL)
+    g_ptr_array_set_size (self->deferred_reads, 0);
   g_clear_handle_id (&self->keepalive_id, g_source_remove);
   g_clear_handle_id (&self->close_timeout_id, g_source_remove);
   if (self->pings != NULL)
@@ -981,6 +1005,7 @@ punch_yamux_session_finalize (GObject *object)
   g_clear_pointer (&self->streams, g_hash_table_unref);
   g_clear_pointer (&self->pings, g_hash_table_unref);
   g_clear_pointer (&self->close_tasks, g_ptr_array_unref);
+  g_clear_pointer (&self->deferred_reads, g_ptr_array_unref);
   g_clear_pointer (&self->out_pending, g_byte_array_unref);
   g_clear_pointer (&self->out_flight, g_byte_array_unref);
   g_clear_pointer (&self->rbuf, g_free);
@@ -1140,6 +1165,7 @@ punch_yamux_session_init (PunchYamuxSession *self)
   self->streams = g_hash_table_new (g_direct_hash, g_direct_equal);
   self->pings = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) ping_op_free);
   self->close_tasks = g_ptr_array_new_with_free_func (g_object_unref);
+  self->deferred_reads = g_ptr_array_new_with_free_func (g_object_unref);
   self->out_pending = g_byte_array_new ();
   self->out_flight = g_byte_array_new ();
   self->rcap = READ_BUFFER_MIN;

@@ -162,22 +162,15 @@ try_read (PunchYamuxStream *self,
 }
 
 static void
-complete_read (PunchYamuxStream *self)
+finish_read (PunchYamuxStream *self,
+             gssize            n,
+             GError           *error)
 {
-  g_autoptr (GTask) task = NULL;
-  GError *error = NULL;
-  gssize n;
+  g_autoptr (GTask) task = g_steal_pointer (&self->read_task);
 
-  if (self->read_task == NULL)
-    return;
-
-  n = try_read (self, self->read_buf, self->read_count, &error);
-  if (n == -2)
-    return;
-
-  task = g_steal_pointer (&self->read_task);
   self->read_buf = NULL;
   self->read_count = 0;
+  self->read_filled = 0;
   clear_source (&self->read_cancel);
   if (n >= 0)
     g_task_return_int (task, n);
@@ -186,20 +179,41 @@ complete_read (PunchYamuxStream *self)
 }
 
 static void
+complete_read (PunchYamuxStream *self)
+{
+  GError *error = NULL;
+  gssize n;
+
+  if (self->read_task == NULL)
+    return;
+
+  /* Bytes already in the caller's buffer go first, whatever else happened. */
+  if (self->read_filled > 0)
+    n = self->read_filled;
+  else
+    n = try_read (self, self->read_buf, self->read_count, &error);
+  if (n == -2)
+    return;
+  finish_read (self, n, error);
+}
+
+void
+punch_yamux_stream_complete_read (PunchYamuxStream *self)
+{
+  self->read_deferred = FALSE;
+  complete_read (self);
+}
+
+static void
 fail_read (PunchYamuxStream *self,
            GError           *error)
 {
-  g_autoptr (GTask) task = g_steal_pointer (&self->read_task);
-
-  if (task == NULL)
+  if (self->read_task == NULL)
     {
       g_error_free (error);
       return;
     }
-  self->read_buf = NULL;
-  self->read_count = 0;
-  clear_source (&self->read_cancel);
-  g_task_return_error (task, error);
+  finish_read (self, -1, error);
 }
 
 static void
@@ -227,25 +241,27 @@ punch_yamux_stream_push_data (PunchYamuxStream *self,
                               const guint8     *data,
                               gsize             len)
 {
-  g_autoptr (GTask) task = NULL;
-  gsize n = 0;
-
   self->bytes_received += len;
   if (self->reset || self->input_closed)
     return;
 
   /* A waiting reader gets the bytes directly, without the extra copy
    * through the receive buffer. */
-  if (self->read_task != NULL && punch_yamux_stream_buffered (self) == 0)
+  if (self->read_task != NULL && punch_yamux_stream_buffered (self) == 0 &&
+      self->read_filled < self->read_count)
     {
-      n = MIN (len, self->read_count);
-      memcpy (self->read_buf, data, n);
+      gsize n = MIN (len, self->read_count - self->read_filled);
+
+      memcpy (self->read_buf + self->read_filled, data, n);
+      self->read_filled += n;
       data += n;
       len -= n;
-      task = g_steal_pointer (&self->read_task);
-      self->read_buf = NULL;
-      self->read_count = 0;
-      clear_source (&self->read_cancel);
+      self->consumed += n;
+      if (!self->read_deferred && self->session != NULL)
+        {
+          self->read_deferred = TRUE;
+          punch_yamux_session_defer_read (self->session, self);
+        }
     }
 
   if (len > 0)
@@ -257,14 +273,7 @@ punch_yamux_stream_push_data (PunchYamuxStream *self,
         }
       g_byte_array_append (self->recv_buf, data, len);
     }
-
-  if (task != NULL)
-    {
-      self->consumed += n;
-      maybe_grant_window (self);
-      /* Last: the callback may run now and read again. */
-      g_task_return_int (task, n);
-    }
+  maybe_grant_window (self);
 }
 
 void
@@ -420,7 +429,11 @@ input_on_cancelled (GCancellable *cancellable,
 {
   PunchYamuxStream *self = data;
 
-  fail_read (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled"));
+  /* Bytes already copied into the caller's buffer are not lost. */
+  if (self->read_filled > 0)
+    complete_read (self);
+  else
+    fail_read (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled"));
   return G_SOURCE_REMOVE;
 }
 
