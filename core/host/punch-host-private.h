@@ -29,4 +29,15 @@ PunchConnection *punch_host_adopt_connection (PunchHost      *self,
                                               gboolean        relayed,
                                               gboolean        limited);
 
+/* During a hole punch: an inbound TCP connection from @remote
+ * ("/ip4|ip6/<addr>/tcp/<port>") is upgraded as the client when @initiator
+ * (else as the server) and must authenticate as @peer_id. Returns an ID for
+ * punch_host_unexpect_inbound(). */
+guint            punch_host_expect_inbound   (PunchHost      *self,
+                                              PunchMultiaddr *remote,
+                                              PunchPeerId    *peer_id,
+                                              gboolean        initiator);
+void             punch_host_unexpect_inbound (PunchHost      *self,
+                                              guint           id);
+
 G_END_DECLS

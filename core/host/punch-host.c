@@ -45,6 +45,9 @@ struct _PunchHost
   GHashTable        *handlers;
   guint              next_connection_id;
   guint              n_pending_inbound;
+  /* ExpectedInbound, for hole punches */
+  GPtrArray         *expected_inbound;
+  guint              next_expectation_id;
 
   /* Cancels pending upgrades, dials and negotiations on close; replaced by a
    * fresh one afterwards so that the host stays usable. */
@@ -103,6 +106,22 @@ static void on_incoming (PunchTcpTransport *transport,
                          GSocketConnection *connection,
                          PunchHost         *self);
 
+typedef struct
+{
+  guint           id;
+  PunchMultiaddr *remote;
+  PunchPeerId    *peer_id;
+  gboolean        initiator;
+} ExpectedInbound;
+
+static void
+expected_inbound_free (ExpectedInbound *expected)
+{
+  g_clear_pointer (&expected->remote, punch_multiaddr_unref);
+  g_clear_pointer (&expected->peer_id, punch_peer_id_unref);
+  g_free (expected);
+}
+
 static void
 handler_entry_free (HandlerEntry *entry)
 {
@@ -151,6 +170,7 @@ punch_host_dispose (GObject *object)
   g_clear_object (&self->transport);
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->handlers, g_hash_table_unref);
+  g_clear_pointer (&self->expected_inbound, g_ptr_array_unref);
 
   G_OBJECT_CLASS (punch_host_parent_class)->dispose (object);
 }
@@ -296,6 +316,7 @@ punch_host_init (PunchHost *self)
   self->handlers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                           (GDestroyNotify) handler_entry_free);
   self->cancellable = g_cancellable_new ();
+  self->expected_inbound = g_ptr_array_new_with_free_func ((GDestroyNotify) expected_inbound_free);
 
   g_signal_connect (self->transport, "incoming", G_CALLBACK (on_incoming), self);
 }
@@ -647,8 +668,31 @@ on_incoming (PunchTcpTransport *transport,
              PunchHost         *self)
 {
   InboundConnection *data;
+  ExpectedInbound *expected = NULL;
 
-  if (self->n_pending_inbound >= MAX_PENDING_INBOUND_UPGRADES)
+  if (self->expected_inbound->len > 0)
+    {
+      g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (socket, NULL);
+      g_autoptr(PunchMultiaddr) remote_addr = remote != NULL ? punch_multiaddr_new_from_socket_address (remote) : NULL;
+
+      for (guint i = 0; remote_addr != NULL && i < self->expected_inbound->len; i++)
+        {
+          ExpectedInbound *candidate = g_ptr_array_index (self->expected_inbound, i);
+
+          if (punch_multiaddr_equal (candidate->remote, remote_addr))
+            {
+              expected = candidate;
+              break;
+            }
+        }
+    }
+
+  if (expected != NULL)
+    {
+      g_debug ("inbound connection from an expected hole-punch peer %s: upgrading as %s",
+               punch_peer_id_to_string (expected->peer_id), expected->initiator ? "client" : "server");
+    }
+  else if (self->n_pending_inbound >= MAX_PENDING_INBOUND_UPGRADES)
     {
       g_debug ("refusing an inbound connection: %u upgrades in progress", self->n_pending_inbound);
       g_io_stream_close_async (G_IO_STREAM (socket), G_PRIORITY_DEFAULT, NULL, NULL, NULL);
@@ -660,8 +704,65 @@ on_incoming (PunchTcpTransport *transport,
   g_weak_ref_init (&data->host, self);
   data->socket = g_object_ref (socket);
 
-  punch_upgrader_upgrade_async (G_IO_STREAM (socket), FALSE, self->key, NULL,
+  punch_upgrader_upgrade_async (G_IO_STREAM (socket),
+                                expected != NULL && expected->initiator,
+                                self->key,
+                                expected != NULL ? expected->peer_id : NULL,
                                 self->cancellable, inbound_upgraded, data);
+}
+
+/**
+ * punch_host_expect_inbound:
+ * @remote: "/ip4|ip6/<addr>/tcp/<port>", where the peer's packets come from
+ * @peer_id: who must be at the other end
+ * @initiator: whether we upgrade as the client
+ *
+ * During a TCP hole punch one side's SYN may reach the other's listener
+ * instead of its connecting socket; the accepted connection must then take
+ * the role DCUtR gave us, not the accept role, or both sides wait for each
+ * other. Until removed, an inbound connection from @remote is upgraded as
+ * @initiator says, and must authenticate as @peer_id.
+ *
+ * Returns: an ID for punch_host_unexpect_inbound()
+ */
+guint
+punch_host_expect_inbound (PunchHost      *self,
+                           PunchMultiaddr *remote,
+                           PunchPeerId    *peer_id,
+                           gboolean        initiator)
+{
+  ExpectedInbound *expected;
+
+  g_return_val_if_fail (PUNCH_IS_HOST (self), 0);
+  g_return_val_if_fail (remote != NULL, 0);
+  g_return_val_if_fail (peer_id != NULL, 0);
+
+  expected = g_new0 (ExpectedInbound, 1);
+  expected->id = ++self->next_expectation_id;
+  expected->remote = punch_multiaddr_slice (remote, 0, 2);
+  expected->peer_id = punch_peer_id_ref (peer_id);
+  expected->initiator = !!initiator;
+  g_ptr_array_add (self->expected_inbound, expected);
+
+  return expected->id;
+}
+
+void
+punch_host_unexpect_inbound (PunchHost *self,
+                             guint      id)
+{
+  g_return_if_fail (PUNCH_IS_HOST (self));
+
+  for (guint i = 0; self->expected_inbound != NULL && i < self->expected_inbound->len; i++)
+    {
+      ExpectedInbound *expected = g_ptr_array_index (self->expected_inbound, i);
+
+      if (expected->id == id)
+        {
+          g_ptr_array_remove_index (self->expected_inbound, i);
+          return;
+        }
+    }
 }
 
 /* Listening */

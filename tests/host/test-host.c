@@ -6,6 +6,7 @@
 #include "host-test-util.h"
 #include "punch-connection-private.h"
 #include "punch-error.h"
+#include "punch-host-private.h"
 #include "punch-upgrader.h"
 #include "punch-yamux-session.h"
 #include "punch-yamux-stream.h"
@@ -592,6 +593,47 @@ test_dial_timeout (Fixture       *f,
   g_assert_nonnull (strstr (error->message, "upgrade"));
   g_assert_cmpuint (f->client_dial_failed->len, ==, 1);
   g_socket_listener_close (silent);
+}
+
+/* Hole punch, DCUtR role A: the peer's SYN reached our listener, and the
+ * accepted connection must take our DCUtR role (client), since the peer
+ * upgrades as the server. */
+static void
+test_expected_inbound (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(PunchMultiaddr) client_listen = listen_loopback (f->client);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(PunchConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+  PunchConnection *server_side;
+  guint id;
+
+  /* The client's dials leave from its listen port. */
+  id = punch_host_expect_inbound (f->server, client_listen, punch_host_get_peer_id (f->client), TRUE);
+  g_assert_cmpuint (id, >, 0);
+
+  punch_host_dial_full_async (f->client, f->server_addr, PUNCH_DIAL_FLAGS_AS_SERVER, 5000, NULL,
+                              host_test_store_result, &result);
+  WAIT_UNTIL (result != NULL);
+  connection = punch_host_dial_finish (f->client, result, &error);
+  g_assert_no_error (error);
+  WAIT_UNTIL (f->server_opened->len == 1);
+  server_side = g_ptr_array_index (f->server_opened, 0);
+
+  g_assert_cmpint (punch_connection_get_direction (server_side), ==, PUNCH_DIRECTION_INBOUND);
+  g_assert_true (punch_yamux_session_get_is_client (punch_connection_get_session (server_side)));
+  g_assert_false (punch_yamux_session_get_is_client (punch_connection_get_session (connection)));
+  g_assert_true (punch_multiaddr_equal (punch_connection_get_remote_addr (server_side), client_listen));
+
+  /* Once the punch is over, inbound connections get the accept role again. */
+  punch_host_unexpect_inbound (f->server, id);
+  g_clear_object (&connection);
+  connection = dial (f->client, f->server_addr, NULL, &error);
+  g_assert_no_error (error);
+  WAIT_UNTIL (f->server_opened->len == 2);
+  g_assert_false (punch_yamux_session_get_is_client (
+    punch_connection_get_session (g_ptr_array_index (f->server_opened, 1))));
 }
 
 /* DCUtR role B: we connect, the remote runs the client side of every layer. */
@@ -1417,6 +1459,7 @@ main (int   argc,
   ADD ("dial/cancel-by-close", test_dial_cancel_by_close);
   ADD ("dial/timeout", test_dial_timeout);
   ADD ("dial/as-server", test_dial_as_server);
+  ADD ("dial/expected-inbound", test_expected_inbound);
   ADD ("connection-ids", test_connection_ids);
   ADD ("inbound-flood", test_inbound_flood);
   ADD ("peer-store", test_peer_store_on_connect);
