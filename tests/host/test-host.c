@@ -497,6 +497,51 @@ test_dial_dns (Fixture       *f,
                                         f->server_addr_no_id));
 }
 
+/* /dns resolves to every address; those that refuse are skipped. */
+static void
+test_dial_dns_any (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GSocketAddress) sockaddr = NULL;
+  g_autoptr(PunchMultiaddr) addr = NULL;
+  g_autoptr(PunchConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  sockaddr = punch_multiaddr_to_socket_address (f->server_addr_no_id, &error);
+  g_assert_no_error (error);
+  text = g_strdup_printf ("/dns/localhost/tcp/%u/p2p/%s",
+                          g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (sockaddr)),
+                          punch_peer_id_to_string (punch_host_get_peer_id (f->server)));
+  addr = punch_multiaddr_new_from_string (text, &error);
+  g_assert_no_error (error);
+
+  connection = dial (f->client, addr, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (punch_multiaddr_equal (punch_connection_get_remote_addr (connection),
+                                        f->server_addr_no_id));
+  g_assert_cmpuint (f->client_dial_failed->len, ==, 0);
+}
+
+static void
+test_dial_dns_unknown (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(PunchMultiaddr) addr = NULL;
+  g_autoptr(PunchConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* RFC 6761: .invalid never resolves. */
+  addr = punch_multiaddr_new_from_string ("/dns4/punchline.invalid/tcp/4001", &error);
+  g_assert_no_error (error);
+  connection = dial (f->client, addr, NULL, &error);
+  g_assert_null (connection);
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  g_assert_true (g_str_has_prefix (error->message, "dial /dns4/punchline.invalid/tcp/4001: "));
+  g_assert_cmpuint (f->client_dial_failed->len, ==, 1);
+}
+
 static void
 test_dial_cancel (Fixture       *f,
                   gconstpointer  data)
@@ -1455,6 +1500,8 @@ main (int   argc,
   ADD ("dial/unsupported", test_dial_unsupported);
   ADD ("dial/self", test_dial_self);
   ADD ("dial/dns4", test_dial_dns);
+  ADD ("dial/dns-any", test_dial_dns_any);
+  ADD ("dial/dns-unknown", test_dial_dns_unknown);
   ADD ("dial/cancel", test_dial_cancel);
   ADD ("dial/cancel-by-close", test_dial_cancel_by_close);
   ADD ("dial/timeout", test_dial_timeout);
