@@ -230,7 +230,7 @@ punch_peer_id_unref (PunchPeerId *self)
 /**
  * punch_peer_id_get_bytes:
  * @self: a peer ID
- * @len: (out): the length of the returned bytes
+ * @len: (out) (optional): the length of the returned bytes
  *
  * Returns: (transfer none) (array length=len): the binary peer ID (a multihash)
  */
@@ -238,7 +238,6 @@ const guint8 *
 punch_peer_id_get_bytes (const PunchPeerId *self, gsize *len)
 {
   g_return_val_if_fail (self != NULL, NULL);
-  g_return_val_if_fail (len != NULL, NULL);
 
   return g_bytes_get_data (self->bytes, len);
 }
