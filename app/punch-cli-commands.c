@@ -572,6 +572,14 @@ on_pong (GObject      *source,
       g_autofree char *context = g_strdup_printf ("ping %u", cli->ping_seq);
 
       punch_cli_output_error (cli->out, context, error);
+      /* Pinging on would only repeat the error. */
+      if (punch_connection_get_state (cli->connection) != PUNCH_CONNECTION_STATE_OPEN)
+        {
+          cli_finish (cli, g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                                        "Connection closed after %u of %u pings",
+                                        cli->ping_seq, cli->ping_count));
+          return;
+        }
       g_clear_error (&cli->last_ping_error);
       cli->last_ping_error = g_steal_pointer (&error);
     }

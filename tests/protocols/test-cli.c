@@ -710,6 +710,51 @@ test_cli_interrupted (Fixture       *f,
   listener_stop (l);
 }
 
+/* The listener goes away during a long ping: the pinger stops at once. */
+static void
+test_cli_listener_gone (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr (Listener) l = NULL;
+  g_autoptr (GPtrArray) argv = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (Listener) pinger = g_new0 (Listener, 1);
+  g_autoptr (GAsyncResult) result = NULL;
+  JsonObject *last;
+
+  if (!have_cli (f))
+    return;
+
+  l = listener_start (f, "listener.key", FALSE);
+  argv = argv_new (f, "dialer.key", TRUE);
+  g_ptr_array_add (argv, g_strdup ("ping"));
+  g_ptr_array_add (argv, g_strdup (l->addr));
+  g_ptr_array_add (argv, g_strdup ("-c"));
+  g_ptr_array_add (argv, g_strdup ("1000"));
+  g_ptr_array_add (argv, g_strdup ("--interval"));
+  g_ptr_array_add (argv, g_strdup ("100"));
+  g_ptr_array_add (argv, NULL);
+
+  pinger->proc = g_subprocess_newv ((const char * const *) argv->pdata, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  g_assert_no_error (error);
+  pinger->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (pinger->proc));
+  pinger->events = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  listener_wait_event (pinger, "ping", 1);
+
+  listener_stop (l);
+  listener_wait_event (pinger, "result", 0);
+  last = g_ptr_array_index (pinger->events, pinger->events->len - 1);
+  g_assert_cmpstr (event_name (last), ==, "result");
+  g_assert_false (json_object_get_boolean_member (last, "ok"));
+  g_assert_nonnull (strstr (json_object_get_string_member (last, "error"), "Connection closed"));
+  /* Well before 1000 pings. */
+  g_assert_cmpuint (count_events (pinger->events, "ping"), <, 100);
+  g_subprocess_wait_async (pinger->proc, NULL, ptest_store_result, &result);
+  PTEST_WAIT_SECONDS (result != NULL, EVENT_TIMEOUT_S);
+  g_assert_true (g_subprocess_get_if_exited (pinger->proc));
+  g_assert_cmpint (g_subprocess_get_exit_status (pinger->proc), ==, 1);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -724,6 +769,7 @@ main (int    argc,
   ADD ("/cli/refused", test_cli_refused);
   ADD ("/cli/timeout", test_cli_timeout);
   ADD ("/cli/interrupted", test_cli_interrupted);
+  ADD ("/cli/listener-gone", test_cli_listener_gone);
 #undef ADD
 
   return g_test_run ();
