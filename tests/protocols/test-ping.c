@@ -340,6 +340,41 @@ test_ping_inbound_limit (Fixture       *f,
     g_clear_object (&pings[i].stream);
 }
 
+/* The server closes a ping stream that stays quiet for 10 s. */
+static void
+on_idle_read (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  gssize *n = user_data;
+
+  *n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
+}
+
+static void
+test_ping_idle_close (Fixture       *f,
+                      gconstpointer  data)
+{
+  static const char * const protocols[] = { PUNCH_PING_PROTOCOL, NULL };
+  RawPing p = { NULL, };
+  guint8 buffer[8];
+  gssize n = 1;
+  gint64 started;
+
+  ptest_pair_connect (&f->pair);
+  punch_connection_open_stream_async (f->pair.connection, protocols, NULL, on_raw_opened, &p);
+  PTEST_WAIT (p.done);
+  g_assert_true (p.ok);
+
+  started = g_get_monotonic_time ();
+  g_input_stream_read_async (g_io_stream_get_input_stream (p.stream), buffer, sizeof buffer,
+                             G_PRIORITY_DEFAULT, NULL, on_idle_read, &n);
+  PTEST_WAIT_SECONDS (n <= 0, 15);
+  /* Not before the idle time: 10 s, with slack for a loaded machine. */
+  g_assert_cmpint (g_get_monotonic_time () - started, >, 9 * G_USEC_PER_SEC);
+  g_clear_object (&p.stream);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -355,6 +390,7 @@ main (int    argc,
   ADD ("/core/ping/cancelled", test_ping_cancelled);
   ADD ("/core/ping/closed-connection", test_ping_closed_connection);
   ADD ("/core/ping/inbound-limit", test_ping_inbound_limit);
+  ADD ("/core/ping/idle-close", test_ping_idle_close);
 #undef ADD
 
   return g_test_run ();
