@@ -530,7 +530,7 @@ append_value (GByteArray     *out,
  * @error: return location for a #GError
  *
  * Accepts `ipfs` as another name for `p2p`, peer IDs in base58 or CID form,
- * certhash values in any multibase we decode, and one trailing '/'.
+ * certhash values in any multibase we decode, and trailing '/'s.
  *
  * Returns: (transfer full) (nullable): the multiaddr, or %NULL on error
  */
@@ -561,9 +561,10 @@ punch_multiaddr_new_from_string (const char *text, GError **error)
       return NULL;
     }
 
+  /* Trailing slashes are dropped, as go-multiaddr does. */
   copy = g_strndup (text, len);
-  if (len > 1 && copy[len - 1] == '/')
-    copy[len - 1] = '\0';
+  while (len > 1 && copy[len - 1] == '/')
+    copy[--len] = '\0';
 
   cursor = copy + 1;
   if (*cursor == '\0')

@@ -49,6 +49,7 @@ static const GoodCase good_cases[] = {
   { "/ip4/0.0.0.0/tcp/0", NULL, "04 00000000 06 0000" },
   { "/ip4/255.255.255.255/udp/65535", NULL, "04 ffffffff 9102 ffff" },
   { "/ip4/127.0.0.1/tcp/4001/", "/ip4/127.0.0.1/tcp/4001", "04 7f000001 06 0fa1" },
+  { "/ip4/127.0.0.1/tcp/4001//", "/ip4/127.0.0.1/tcp/4001", "04 7f000001 06 0fa1" },
   { "/ip4/1.2.3.4/tcp/0080", "/ip4/1.2.3.4/tcp/80", "04 01020304 06 0050" },
   { "/ip6/::1/tcp/4001", NULL, "29 00000000000000000000000000000001 06 0fa1" },
   { "/ip6/0:0:0:0:0:0:0:1/tcp/1", "/ip6/::1/tcp/1", "29 00000000000000000000000000000001 06 0001" },
@@ -135,6 +136,7 @@ typedef struct
 static const BadText bad_texts[] = {
   { "", PUNCH_ERROR_MALFORMED, "empty multiaddr" },
   { "/", PUNCH_ERROR_MALFORMED, "empty multiaddr" },
+  { "///", PUNCH_ERROR_MALFORMED, "empty multiaddr" },
   { "ip4/1.2.3.4", PUNCH_ERROR_MALFORMED, "does not start with '/'" },
   { "//ip4/1.2.3.4", PUNCH_ERROR_MALFORMED, "empty protocol name" },
   { "/ip4/1.2.3.4//tcp/1", PUNCH_ERROR_MALFORMED, "empty protocol name" },
