@@ -351,9 +351,16 @@ ping_client_run_next (PingClient *client)
   PingOp *op;
 
   g_assert (client->current == NULL);
-  client->current = g_queue_pop_head (&client->queue);
-  if (client->current == NULL)
-    return;
+  for (;;)
+    {
+      client->current = g_queue_pop_head (&client->queue);
+      if (client->current == NULL)
+        return;
+      /* A ping cancelled while it waited must not cost the stream. */
+      if (!g_task_return_error_if_cancelled (client->current))
+        break;
+      g_clear_object (&client->current);
+    }
 
   op = g_task_get_task_data (client->current);
   op->client = client;
