@@ -545,6 +545,103 @@ test_listen_addresses_and_close (void)
   peer_clear (&a);
 }
 
+static GSocket *
+reuse_socket (GSocketAddress *bind_to)
+{
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GError) error = NULL;
+  struct sockaddr_storage native;
+
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_set_option (socket, SOL_SOCKET, SO_REUSEADDR, 1, &error));
+  g_assert_true (g_socket_set_option (socket, SOL_SOCKET, SO_REUSEPORT, 1, &error));
+  /* bind(2) itself: g_socket_bind() would clear SO_REUSEPORT. */
+  g_assert_true (g_socket_address_to_native (bind_to, &native, sizeof native, &error));
+  g_assert_cmpint (bind (g_socket_get_fd (socket), (struct sockaddr *) &native,
+                         (socklen_t) g_socket_address_get_native_size (bind_to)), ==, 0);
+  return g_steal_pointer (&socket);
+}
+
+/* A real TCP simultaneous open, made deterministic on loopback: B's
+ * listener has a full accept queue, so A's SYN to it is dropped and A's dial
+ * stays in SYN_SENT; then B connects from that same port to A's listen port.
+ * B's SYN meets A's half-open socket, not A's listener, and both ends get
+ * one connection without any accept. This is the DCUtR case. */
+static void
+test_simultaneous_open_forced (void)
+{
+  Peer a;
+  g_autoptr (PunchTcpTransport) filler = punch_tcp_transport_new ();
+  g_autoptr (GPtrArray) fillers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any_port = g_inet_socket_address_new (lo, 0);
+  g_autoptr (GSocket) b_listener = NULL;
+  g_autoptr (GSocket) b_dialer = NULL;
+  g_autoptr (GSocketAddress) b_address = NULL;
+  g_autoptr (GSocketConnection) b_conn = NULL;
+  g_autoptr (GSocketConnection) a_conn = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean stalled = FALSE;
+
+  peer_init (&a);
+  g_assert_true (peer_listen (&a, "127.0.0.1", &error));
+
+  b_listener = reuse_socket (any_port);
+  g_socket_set_listen_backlog (b_listener, 0);
+  g_assert_true (g_socket_listen (b_listener, &error));
+  b_address = g_socket_get_local_address (b_listener, &error);
+  g_assert_no_error (error);
+  for (int i = 0; i < 16 && !stalled; i++)
+    {
+      g_autoptr (GSocketConnection) conn = NULL;
+      g_autoptr (GError) local_error = NULL;
+
+      conn = dial (filler, G_INET_SOCKET_ADDRESS (b_address), 200, NULL, &local_error);
+      if (conn != NULL)
+        g_ptr_array_add (fillers, g_steal_pointer (&conn));
+      else
+        stalled = g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+    }
+  if (!stalled)
+    {
+      g_test_skip ("loopback accepted every connection; cannot hold a SYN");
+      peer_clear (&a);
+      return;
+    }
+
+  punch_tcp_transport_dial_async (a.transport, G_INET_SOCKET_ADDRESS (b_address), 5000, NULL,
+                                  test_store_result, &result);
+
+  b_dialer = reuse_socket (b_address);
+  g_socket_set_blocking (b_dialer, FALSE);
+  if (!g_socket_connect (b_dialer, G_SOCKET_ADDRESS (a.address), NULL, &error))
+    {
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PENDING);
+      g_clear_error (&error);
+    }
+
+  test_await_result (&result);
+  a_conn = punch_tcp_transport_dial_finish (a.transport, result, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_condition_timed_wait (b_dialer, G_IO_OUT, 2 * G_USEC_PER_SEC, NULL, &error));
+  g_assert_true (g_socket_check_connect_result (b_dialer, &error));
+  g_assert_no_error (error);
+  g_socket_set_blocking (b_dialer, TRUE);
+  b_conn = g_socket_connection_factory_create_connection (b_dialer);
+
+  g_assert_true (mirrored (a_conn, b_conn));
+  g_assert_cmpuint (local_port (a_conn), ==, g_inet_socket_address_get_port (a.address));
+  /* Nothing went through A's listener. */
+  g_assert_cmpuint (a.incoming->len, ==, 0);
+  assert_options (a_conn);
+  assert_connected (a_conn, b_conn);
+  assert_connected (b_conn, a_conn);
+
+  peer_clear (&a);
+}
+
 /* The first steps of an upgrade: multistream-select straight on the TCP
  * connection, bytes of the next protocol following the proposal. */
 static void
@@ -701,7 +798,8 @@ main (int argc, char **argv)
   g_test_add_func ("/core/tcp-transport/dial/refused", test_refused);
   g_test_add_func ("/core/tcp-transport/dial/timeout", test_timeout);
   g_test_add_func ("/core/tcp-transport/dial/cancel", test_cancel);
-  g_test_add_func ("/core/tcp-transport/simultaneous-open", test_simultaneous_open);
+  g_test_add_func ("/core/tcp-transport/simultaneous-open/racing", test_simultaneous_open);
+  g_test_add_func ("/core/tcp-transport/simultaneous-open/forced", test_simultaneous_open_forced);
   g_test_add_func ("/core/tcp-transport/multistream", test_multistream_over_tcp);
   g_test_add_func ("/core/tcp-transport/listen/addresses-and-close", test_listen_addresses_and_close);
   g_test_add_func ("/core/tcp-transport/listen/unref-in-handler", test_unref_in_handler);
