@@ -125,6 +125,8 @@ gboolean punch_yamux_session_reserve_write (PunchYamuxSession *self,
                                             PunchYamuxStream  *stream);
 void     punch_yamux_session_cancel_wait (PunchYamuxSession *self,
                                           PunchYamuxStream  *stream);
+/* Bytes waiting to be written or being written (for tests). */
+gsize    punch_yamux_session_get_queued_bytes (PunchYamuxSession *self);
 /* Drop the stream from the session if both directions are done or it was
  * reset. */
 void     punch_yamux_session_stream_update (PunchYamuxSession *self,

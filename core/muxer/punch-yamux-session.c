@@ -12,6 +12,10 @@
 #define OUT_HIGH_WATER    (512 * 1024)
 /* How long close waits for the GoAway to leave before closing anyway. */
 #define CLOSE_FLUSH_TIMEOUT_S 5
+/* Reading stops while this much waits to be written: a remote that sends
+ * pings (or opens streams) without reading our answers cannot make the
+ * queue grow without bound. */
+#define OUT_PAUSE_READ    (2 * 1024 * 1024)
 
 typedef struct
 {
@@ -34,6 +38,7 @@ struct _PunchYamuxSession
 {
   GObject parent_instance;
 
+  GMainContext *context;
   GIOStream *base;
   GInputStream *base_in;
   GOutputStream *base_out;
@@ -80,12 +85,12 @@ struct _PunchYamuxSession
   guint32 next_ping_id;
   GHashTable *pings;          /* id → PingOp */
   gboolean keepalive_outstanding;
-  guint keepalive_id;
+  GSource *keepalive;
 
   gboolean base_closing;
   gboolean base_closed;
   GPtrArray *close_tasks;
-  guint close_timeout_id;
+  GSource *close_timeout;
 };
 
 enum
@@ -142,6 +147,20 @@ attach_cancel_source (GCancellable *cancellable,
   source = g_cancellable_source_new (cancellable);
   g_source_set_callback (source, (GSourceFunc) (void (*) (void)) func, data, NULL);
   g_source_attach (source, g_main_context_get_thread_default ());
+  return source;
+}
+
+static GSource *
+add_timeout_seconds (PunchYamuxSession *self,
+                     guint              seconds,
+                     GSourceFunc        func,
+                     const char        *name)
+{
+  GSource *source = g_timeout_source_new_seconds (seconds);
+
+  g_source_set_callback (source, func, self, NULL);
+  g_source_set_name (source, name);
+  g_source_attach (source, self->context);
   return source;
 }
 
@@ -236,6 +255,7 @@ on_written (GObject      *source,
   g_byte_array_set_size (self->out_flight, 0);
   punch_yamux_session_flush (self);
   wake_writers (self);
+  read_more (self);
   maybe_close_base (self);
 }
 
@@ -474,7 +494,7 @@ on_keepalive (gpointer data)
 
   if (self->keepalive_outstanding)
     {
-      self->keepalive_id = 0;
+      clear_source (&self->keepalive);
       terminate (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                                             "Yamux keepalive ping timed out"), -1);
       return G_SOURCE_REMOVE;
@@ -487,13 +507,11 @@ on_keepalive (gpointer data)
 static void
 arm_keepalive (PunchYamuxSession *self)
 {
-  g_clear_handle_id (&self->keepalive_id, g_source_remove);
+  clear_source (&self->keepalive);
   self->keepalive_outstanding = FALSE;
   if (self->started && !self->closed && self->keepalive_interval > 0)
-    {
-      self->keepalive_id = g_timeout_add_seconds (self->keepalive_interval, on_keepalive, self);
-      g_source_set_name_by_id (self->keepalive_id, "[punchline] yamux keepalive");
-    }
+    self->keepalive = add_timeout_seconds (self, self->keepalive_interval, on_keepalive,
+                                           "[punchline] yamux keepalive");
 }
 
 /* Ending the session */
@@ -508,7 +526,7 @@ on_base_closed (GObject      *source,
 
   g_io_stream_close_finish (G_IO_STREAM (source), result, NULL);
   self->base_closed = TRUE;
-  g_clear_handle_id (&self->close_timeout_id, g_source_remove);
+  clear_source (&self->close_timeout);
   tasks = g_steal_pointer (&self->close_tasks);
   self->close_tasks = g_ptr_array_new_with_free_func (g_object_unref);
   for (guint i = 0; i < tasks->len; i++)
@@ -533,7 +551,7 @@ on_close_timeout (gpointer data)
   PunchYamuxSession *self = data;
 
   /* The remote stopped reading: give up on the GoAway. */
-  self->close_timeout_id = 0;
+  clear_source (&self->close_timeout);
   g_cancellable_cancel (self->write_cancellable);
   return G_SOURCE_REMOVE;
 }
@@ -578,7 +596,7 @@ terminate (PunchYamuxSession *self,
       punch_yamux_session_queue_frame (self, PUNCH_YAMUX_TYPE_GO_AWAY, 0, 0, (guint32) go_away_code, NULL);
       punch_yamux_session_flush (self);
     }
-  g_clear_handle_id (&self->keepalive_id, g_source_remove);
+  clear_source (&self->keepalive);
   g_cancellable_cancel (self->read_cancellable);
   g_clear_object (&self->payload_stream);
   self->in_payload = FALSE;
@@ -607,11 +625,9 @@ terminate (PunchYamuxSession *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CLOSED]);
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0, error);
 
-  if (self->writing && self->close_timeout_id == 0)
-    {
-      self->close_timeout_id = g_timeout_add_seconds (CLOSE_FLUSH_TIMEOUT_S, on_close_timeout, self);
-      g_source_set_name_by_id (self->close_timeout_id, "[punchline] yamux close flush");
-    }
+  if (self->writing && self->close_timeout == NULL)
+    self->close_timeout = add_timeout_seconds (self, CLOSE_FLUSH_TIMEOUT_S, on_close_timeout,
+                                               "[punchline] yamux close flush");
   maybe_close_base (self);
 }
 
@@ -961,8 +977,14 @@ on_read (GObject      *source,
 static void
 read_more (PunchYamuxSession *self)
 {
-  if (self->closed || self->reading)
+  if (self->closed || self->reading || !self->started)
     return;
+  if (self->out_pending->len + self->out_flight->len >= OUT_PAUSE_READ)
+    {
+      g_debug ("yamux: %u bytes wait to be written, pausing reads",
+               self->out_pending->len + self->out_flight->len);
+      return;
+    }
   self->reading = TRUE;
   g_input_stream_read_async (self->base_in, self->rbuf + self->rlen, self->rcap - self->rlen,
                              G_PRIORITY_DEFAULT, self->read_cancellable, on_read, g_object_ref (self));
@@ -989,8 +1011,8 @@ punch_yamux_session_dispose (GObject *object)
   g_clear_object (&self->payload_stream);
   if (self->deferred_reads != NULL)
     g_ptr_array_set_size (self->deferred_reads, 0);
-  g_clear_handle_id (&self->keepalive_id, g_source_remove);
-  g_clear_handle_id (&self->close_timeout_id, g_source_remove);
+  clear_source (&self->keepalive);
+  clear_source (&self->close_timeout);
   if (self->pings != NULL)
     g_hash_table_remove_all (self->pings);
 
@@ -1012,6 +1034,7 @@ punch_yamux_session_finalize (GObject *object)
   g_clear_object (&self->read_cancellable);
   g_clear_object (&self->write_cancellable);
   g_clear_object (&self->base);
+  g_clear_pointer (&self->context, g_main_context_unref);
 
   G_OBJECT_CLASS (punch_yamux_session_parent_class)->finalize (object);
 }
@@ -1158,6 +1181,7 @@ punch_yamux_session_class_init (PunchYamuxSessionClass *klass)
 static void
 punch_yamux_session_init (PunchYamuxSession *self)
 {
+  self->context = g_main_context_ref_thread_default ();
   self->keepalive_interval = 30;
   self->max_streams = 1000;
   self->accept_backlog = 256;
@@ -1409,6 +1433,12 @@ punch_yamux_session_get_rtt (PunchYamuxSession *self)
 {
   g_return_val_if_fail (PUNCH_IS_YAMUX_SESSION (self), 0);
   return self->rtt;
+}
+
+gsize
+punch_yamux_session_get_queued_bytes (PunchYamuxSession *self)
+{
+  return self->out_pending->len + self->out_flight->len;
 }
 
 guint

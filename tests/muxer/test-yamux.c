@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
 #include <gio/gio.h>
+#include <glib-unix.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -1560,6 +1561,49 @@ test_eof_header (Fixture       *f,
 }
 
 static void
+test_ping_flood (Fixture       *f,
+                 gconstpointer  data)
+{
+  const gsize n_pings = 400000;
+  g_autofree guint8 *pings = g_malloc (n_pings * 12);
+  gsize sent = 0;
+  gsize max_queued = 0;
+  gint64 last_progress;
+
+  /* The remote sends pings and never reads the answers: once the socket is
+   * full, the session stops reading instead of queueing pongs forever. */
+  for (gsize i = 0; i < n_pings; i++)
+    {
+      guint8 *h = pings + i * 12;
+
+      memset (h, 0, 12);
+      h[1] = 2;
+      h[3] = 1;
+      h[11] = (guint8) i;
+    }
+  g_unix_set_fd_nonblocking (f->raw_fd, TRUE, NULL);
+  punch_yamux_session_start (f->client);
+  last_progress = g_get_monotonic_time ();
+  while (sent < n_pings * 12 && g_get_monotonic_time () - last_progress < 300 * 1000)
+    {
+      ssize_t n = write (f->raw_fd, pings + sent, n_pings * 12 - sent);
+
+      if (n > 0)
+        {
+          sent += n;
+          last_progress = g_get_monotonic_time ();
+        }
+      g_main_context_iteration (NULL, FALSE);
+      max_queued = MAX (max_queued, punch_yamux_session_get_queued_bytes (f->client));
+    }
+  g_test_message ("the remote got %zu of %zu bytes of pings in; at most %zu bytes queued",
+                  sent, n_pings * 12, max_queued);
+  g_assert_cmpuint (sent, <, n_pings * 12);
+  g_assert_cmpuint (max_queued, <=, 2 * 1024 * 1024 + 256 * 1024);
+  g_assert_false (f->client_closed);
+}
+
+static void
 test_unhandled_stream (Fixture       *f,
                        gconstpointer  data)
 {
@@ -1607,6 +1651,7 @@ main (int    argc,
   ADD ("eof-mid-header", test_eof_header, TRUE);
   ADD ("keepalive-timeout", test_keepalive_timeout, TRUE);
   ADD ("unhandled-stream", test_unhandled_stream, TRUE);
+  ADD ("ping-flood", test_ping_flood, TRUE);
   for (guint i = 0; i < G_N_ELEMENTS (bad_inputs); i++)
     {
       g_autofree char *path = g_strdup_printf ("/core/yamux/protocol-error/%s", bad_inputs[i].name);
