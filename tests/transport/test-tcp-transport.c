@@ -377,6 +377,16 @@ test_timeout (void)
                               port_of (stall.address));
   g_assert_cmpstr (error->message, ==, expected);
 
+  /* Whole seconds read as seconds. */
+  g_clear_error (&error);
+  g_clear_pointer (&expected, g_free);
+  conn = dial (transport, G_INET_SOCKET_ADDRESS (stall.address), 1000, NULL, &error);
+  g_assert_null (conn);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  expected = g_strdup_printf ("timed out after 1 s connecting to 127.0.0.1:%u",
+                              port_of (stall.address));
+  g_assert_cmpstr (error->message, ==, expected);
+
   stall_clear (&stall);
 }
 
