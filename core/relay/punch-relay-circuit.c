@@ -137,10 +137,10 @@ pump_wrote (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
     {
-      if (!pump->circuit->closed)
+      if (!self->closed)
         {
           g_autofree char *reason = g_strdup_printf ("forwarding failed: %s", error->message);
-          punch_relay_circuit_abort (pump->circuit, reason);
+          punch_relay_circuit_abort (self, reason);
         }
       return;
     }
@@ -154,7 +154,7 @@ pump_half_closed (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (PunchRelayCircuit) self = pump->circuit;
 
   g_output_stream_close_finish (G_OUTPUT_STREAM (source), result, NULL);
-  if (!pump->circuit->closed)
+  if (!self->closed)
     pump_done (pump);
 }
 
