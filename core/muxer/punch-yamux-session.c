@@ -936,13 +936,17 @@ on_read (GObject      *source,
   gssize n;
 
   n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
-  self->reading = FALSE;
+  /* "reading" stays set while rbuf is parsed: nothing may start another
+   * read into it until then, even from a nested main loop. */
   if (self->closed)
     {
+      self->reading = FALSE;
       g_clear_error (&error);
       return;
     }
 
+  if (n <= 0)
+    self->reading = FALSE;
   if (n < 0)
     {
       g_prefix_error (&error, "Yamux read failed: ");
@@ -971,6 +975,7 @@ on_read (GObject      *source,
   self->rlen += n;
   process_input (self);
   complete_deferred_reads (self);
+  self->reading = FALSE;
   read_more (self);
 }
 
