@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "punch-upgrader.h"
 
+#include <string.h>
+
 #include "punch-error.h"
 #include "punch-multistream.h"
 #include "punch-noise-stream.h"
@@ -97,7 +99,18 @@ fail (GTask  *task,
     }
   else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
-      g_prefix_error (&error, "%s failed: ", step_to_string (data->step));
+      const char *step = step_to_string (data->step);
+      gsize step_len = strlen (step);
+
+      /* Say the step once, even when the layer below named it already. */
+      if (g_str_has_prefix (error->message, step) && strncmp (error->message + step_len, ": ", 2) == 0)
+        {
+          char *rest = g_strdup (error->message + step_len + 2);
+
+          g_free (error->message);
+          error->message = rest;
+        }
+      g_prefix_error (&error, "%s failed: ", step);
     }
 
   g_debug ("upgrade (%s) failed: %s", data->initiator ? "initiator" : "responder", error->message);
