@@ -31,6 +31,14 @@ G_DECLARE_FINAL_TYPE (PunchYamuxSession, punch_yamux_session, PUNCH, YAMUX_SESSI
  *   handler takes a reference. Unhandled streams are reset.
  * - "closed" (GError *error): the session ended (GoAway, EOF or error; NULL
  *   error for a clean GoAway/close).
+ *
+ * Lifetime: once started, the session keeps itself alive until it ends
+ * (punch_yamux_session_close_async(), the remote, or an error). It holds each
+ * stream until both directions are closed or the stream is reset, so close
+ * or reset the streams you are done with. After a GoAway from the remote,
+ * opening fails with G_IO_ERROR_CONNECTION_CLOSED and existing streams go
+ * on. Protocol violations end the session with a PUNCH_ERROR_PROTOCOL error
+ * after sending GoAway (protocol error).
  */
 PunchYamuxSession *punch_yamux_session_new (GIOStream *base, gboolean is_client);
 /* Starts reading frames; signals fire from the thread-default main context. */
