@@ -481,8 +481,6 @@ test_identify_partial_push (Fixture       *f,
 {
   static const char * const push[] = { PUNCH_IDENTIFY_PUSH_PROTOCOL, NULL };
   Identify__Pb__Identify msg = IDENTIFY__PB__IDENTIFY__INIT;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PunchPeerInfo) info = NULL;
   PunchPeerInfo *on_server;
   guint n_protocols;
 
