@@ -427,7 +427,8 @@ append_value (GByteArray     *out,
         if (!parse_ip4 (value, addr))
           {
             g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED,
-                         "invalid ip4 address '%s' in %s", lazy_quote (&qvalue, value), lazy_quote (&qwhole, whole));
+                         "invalid ip4 address '%s' in %s",
+                         lazy_quote (&qvalue, value), lazy_quote (&qwhole, whole));
             return FALSE;
           }
         g_byte_array_append (out, addr, 4);
@@ -441,7 +442,8 @@ append_value (GByteArray     *out,
         if (strchr (value, ':') == NULL || inet_pton (AF_INET6, value, &addr) != 1)
           {
             g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED,
-                         "invalid ip6 address '%s' in %s", lazy_quote (&qvalue, value), lazy_quote (&qwhole, whole));
+                         "invalid ip6 address '%s' in %s",
+                         lazy_quote (&qvalue, value), lazy_quote (&qwhole, whole));
             return FALSE;
           }
         g_byte_array_append (out, (const guint8 *) &addr, 16);
@@ -459,11 +461,13 @@ append_value (GByteArray     *out,
             if (out_of_range)
               g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED,
                            "%s port '%s' out of range in %s",
-                           protocol->name, lazy_quote (&qvalue, value), lazy_quote (&qwhole, whole));
+                           protocol->name,
+                           lazy_quote (&qvalue, value), lazy_quote (&qwhole, whole));
             else
               g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED,
                            "invalid %s port '%s' in %s",
-                           protocol->name, lazy_quote (&qvalue, value), lazy_quote (&qwhole, whole));
+                           protocol->name,
+                           lazy_quote (&qvalue, value), lazy_quote (&qwhole, whole));
             return FALSE;
           }
         be[0] = (guint8) (port >> 8);
@@ -520,7 +524,8 @@ append_value (GByteArray     *out,
 
   g_set_error (error, PUNCH_ERROR, local_error->code,
                "invalid %s value '%s' in %s: %s",
-               protocol->name, lazy_quote (&qvalue, value), lazy_quote (&qwhole, whole), local_error->message);
+               protocol->name, lazy_quote (&qvalue, value), lazy_quote (&qwhole, whole),
+               local_error->message);
   return FALSE;
 }
 
@@ -593,7 +598,8 @@ punch_multiaddr_new_from_string (const char *text, GError **error)
                          "empty protocol name in %s", lazy_quote (&qwhole, text));
           else
             g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_UNSUPPORTED,
-                         "unknown multiaddr protocol '%s' in %s", qname, lazy_quote (&qwhole, text));
+                         "unknown multiaddr protocol '%s' in %s",
+                         qname, lazy_quote (&qwhole, text));
           return NULL;
         }
 

@@ -86,14 +86,17 @@ punch_fuzz_seeds (gsize **lengths)
 {
   static const char *const seeds[] = {
     "/ip4/127.0.0.1/tcp/4001",
-    "/ip6/2001:db8::1/udp/4001/quic-v1/webtransport/certhash/uEiAs8k26X7CjDiboOyrFueKeGxYeXB-nQl5zBDNik4uYJA",
-    "/ip4/198.51.100.1/tcp/4001/p2p/12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq/p2p-circuit/p2p/QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N",
+    ("/ip6/2001:db8::1/udp/4001/quic-v1/webtransport/certhash/"
+     "uEiAs8k26X7CjDiboOyrFueKeGxYeXB-nQl5zBDNik4uYJA"),
+    ("/ip4/198.51.100.1/tcp/4001/p2p/12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq"
+     "/p2p-circuit/p2p/QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N"),
     "/dns4/relay.example/tcp/443/tls/sni/relay.example/ws",
     "/ip6zone/eth0/ip6/fe80::1/udp/1/webrtc-direct",
     "\x04\x7f\x00\x00\x01\x06\x0f\xa1",
     "\x29\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x91\x02\x0f\xa1\xcd\x03",
-    ("\x04\xc6\x33\x64\x01\x06\x0f\xa1\xa5\x03\x26\x00\x24\x08\x01\x12\x20\x1e\xd1\xe8\xfa\xe2\xc4\xa1\x44\xb8\xbe"
-     "\x8f\xd4\xb4\x7b\xf3\xd3\xb3\x4b\x87\x1c\x3c\xac\xf6\x01\x0f\x0e\x42\xd4\x74\xfc\xe2\x7e\xa2\x02"),
+    ("\x04\xc6\x33\x64\x01\x06\x0f\xa1\xa5\x03\x26\x00\x24\x08\x01\x12\x20"
+     "\x1e\xd1\xe8\xfa\xe2\xc4\xa1\x44\xb8\xbe\x8f\xd4\xb4\x7b\xf3\xd3\xb3\x4b"
+     "\x87\x1c\x3c\xac\xf6\x01\x0f\x0e\x42\xd4\x74\xfc\xe2\x7e\xa2\x02"),
     ("\x36\x0b" "example.com" "\x06\x01\xbb\xdd\x03"),
     NULL
   };
