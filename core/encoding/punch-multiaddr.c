@@ -299,7 +299,11 @@ multiaddr_new_take (GBytes *bytes, gboolean allow_empty, GError **error)
       c.value_len = (gsize) vlen;
       if (!check_value (c.protocol, data + pos, c.value_len, &local_error))
         {
-          g_set_error (error, PUNCH_ERROR, local_error->code,
+          /* The value's length is known, so a value too short for what it
+           * encodes is malformed: more bytes would not help. */
+          g_set_error (error, PUNCH_ERROR,
+                       local_error->code == PUNCH_ERROR_TRUNCATED
+                       ? PUNCH_ERROR_MALFORMED : local_error->code,
                        "invalid multiaddr component /%s: %s",
                        c.protocol->name, local_error->message);
           return NULL;
