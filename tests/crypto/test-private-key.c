@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -454,6 +455,101 @@ test_file_folder_blocked (void)
   rm_rf (root);
 }
 
+#define RACERS 8
+
+/* Several processes start at once on a fresh path: whoever creates the file
+ * first wins, and every process must end up with that same identity. */
+static void
+test_file_creation_race (void)
+{
+  g_autofree char *root = make_tmp_dir ();
+  g_autofree char *path = g_build_filename (root, "new", "identity.key", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchPrivateKey) final = NULL;
+  int go[2], results[2];
+  pid_t pids[RACERS];
+  char buf[RACERS * 128];
+  gsize got = 0;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  g_auto (GStrv) lines = NULL;
+  guint n_lines = 0;
+
+  g_assert_cmpint (pipe (go), ==, 0);
+  g_assert_cmpint (pipe (results), ==, 0);
+  for (guint i = 0; i < RACERS; i++)
+    {
+      pids[i] = fork ();
+      g_assert_cmpint (pids[i], >=, 0);
+      if (pids[i] == 0)
+        {
+          PunchPrivateKey *key;
+          char start;
+          char *line;
+
+          close (go[1]);
+          close (results[0]);
+          /* Wait for the starting gun (EOF when the parent closes its end). */
+          if (read (go[0], &start, 1) < 0)
+            _exit (2);
+          key = punch_private_key_load_or_create (path, NULL);
+          line = g_strdup_printf ("%s\n", key != NULL
+                                  ? punch_peer_id_to_string (punch_private_key_get_peer_id (key))
+                                  : "FAILED");
+          /* One short write: atomic on a pipe. */
+          if (write (results[1], line, strlen (line)) < 0)
+            _exit (2);
+          _exit (0);
+        }
+    }
+  close (go[0]);
+  close (results[1]);
+  close (go[1]);
+
+  for (;;)
+    {
+      ssize_t n;
+
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      n = read (results[0], buf + got, sizeof buf - 1 - got);
+      if (n < 0 && errno == EINTR)
+        continue;
+      g_assert_cmpint (n, >=, 0);
+      if (n == 0)
+        break;
+      got += (gsize) n;
+    }
+  close (results[0]);
+  buf[got] = '\0';
+
+  for (guint i = 0; i < RACERS; i++)
+    {
+      int status = 0;
+
+      while (waitpid (pids[i], &status, WNOHANG) == 0)
+        {
+          g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+          g_usleep (1000);
+        }
+      g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    }
+
+  final = punch_private_key_load_or_create (path, &error);
+  g_assert_no_error (error);
+  lines = g_strsplit (g_strchomp (buf), "\n", -1);
+  n_lines = g_strv_length (lines);
+  g_assert_cmpuint (n_lines, ==, RACERS);
+  for (guint i = 0; i < n_lines; i++)
+    g_assert_cmpstr (lines[i], ==, punch_peer_id_to_string (punch_private_key_get_peer_id (final)));
+  /* And no temporary file left behind by the losers. */
+  {
+    g_autofree char *folder = g_path_get_dirname (path);
+
+    g_assert_cmpuint (count_entries (folder), ==, 1);
+  }
+
+  rm_rf (root);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -473,6 +569,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/private-key/file/unparsable", test_file_unparsable);
   g_test_add_func ("/core/private-key/file/not-regular", test_file_not_regular);
   g_test_add_func ("/core/private-key/file/folder-blocked", test_file_folder_blocked);
+  g_test_add_func ("/core/private-key/file/creation-race", test_file_creation_race);
 
   return g_test_run ();
 }
