@@ -131,17 +131,23 @@ usage_error (GOptionContext *context,
 
 /* Parses @argv and checks that exactly @n_positional arguments remain. */
 static gboolean
-parse_command_line (GOptionContext *context,
-                    int            *argc,
-                    char         ***argv,
-                    int             n_positional,
-                    int            *status)
+parse_command_line (GOptionContext  *context,
+                    PunchCliOptions *options,
+                    int             *argc,
+                    char          ***argv,
+                    int              n_positional,
+                    int             *status)
 {
   g_autoptr (GError) error = NULL;
 
   if (!g_option_context_parse (context, argc, argv, &error))
     {
       *status = usage_error (context, "%s", error->message);
+      return FALSE;
+    }
+  if (options->timeout < 0)
+    {
+      *status = usage_error (context, "--timeout must not be negative");
       return FALSE;
     }
   /* argv[0] is the command name. */
@@ -636,7 +642,7 @@ punch_cli_command_id (PunchCliOptions *options,
 
   context = command_context_new (options, "", "Prints the peer ID of the identity key "
                                  "(creating the key file when missing).", NULL);
-  if (!parse_command_line (context, &argc, &argv, 0, &status))
+  if (!parse_command_line (context, options, &argc, &argv, 0, &status))
     return status;
 
   out = punch_cli_output_new (options->json);
@@ -680,7 +686,7 @@ punch_cli_command_listen (PunchCliOptions *options,
                                  "Listens for peers, answers identify and ping (and perf with "
                                  "--perf), and prints connection and identify events until "
                                  "SIGINT or SIGTERM.", entries);
-  if (!parse_command_line (context, &argc, &argv, 0, &status))
+  if (!parse_command_line (context, options, &argc, &argv, 0, &status))
     return status;
 
   texts = listen != NULL ? (const char * const *) listen : default_listen;
@@ -779,7 +785,7 @@ punch_cli_command_dial (PunchCliOptions *options,
   context = command_context_new (options, "MULTIADDR",
                                  "Connects to a peer, waits for its identify, optionally pings it.",
                                  entries);
-  if (!parse_command_line (context, &argc, &argv, 1, &status))
+  if (!parse_command_line (context, options, &argc, &argv, 1, &status))
     return status;
   if (count < 0)
     return usage_error (context, "--ping must not be negative");
@@ -815,7 +821,7 @@ punch_cli_command_ping (PunchCliOptions *options,
   Cli cli;
 
   context = command_context_new (options, "MULTIADDR", "Pings a peer (/ipfs/ping/1.0.0).", entries);
-  if (!parse_command_line (context, &argc, &argv, 1, &status))
+  if (!parse_command_line (context, options, &argc, &argv, 1, &status))
     return status;
   if (count <= 0)
     return usage_error (context, "-c must be at least 1");
@@ -870,7 +876,7 @@ punch_cli_command_identify (PunchCliOptions *options,
 
   context = command_context_new (options, "MULTIADDR",
                                  "Connects to a peer and prints its identify.", NULL);
-  if (!parse_command_line (context, &argc, &argv, 1, &status))
+  if (!parse_command_line (context, options, &argc, &argv, 1, &status))
     return status;
 
   cli_init (&cli, options);
@@ -933,7 +939,7 @@ punch_cli_command_perf (PunchCliOptions *options,
 
   context = command_context_new (options, "MULTIADDR",
                                  "Measures throughput to a peer serving /perf/1.0.0.", entries);
-  if (!parse_command_line (context, &argc, &argv, 1, &status))
+  if (!parse_command_line (context, options, &argc, &argv, 1, &status))
     return status;
 
   cli_init (&cli, options);

@@ -409,6 +409,9 @@ test_cli_usage (Fixture       *f,
     { "perf", "/ip4/127.0.0.1/tcp/1", NULL },
     { "perf", "/ip4/127.0.0.1/tcp/1", "--upload", "1X", "--download", "1" },
     { "perf", "/ip4/127.0.0.1/tcp/1", "--upload", "1", "--download", "99999999999999999999" },
+    { "perf", "/ip4/127.0.0.1/tcp/1", "--upload", "1", "--download", "17179869184G" },
+    { "--timeout", "-1", "identify", "/ip4/127.0.0.1/tcp/1", NULL },
+    { "identify", "/ip4/127.0.0.1/tcp/1", "--timeout", "soon", NULL },
   };
 
   if (!have_cli (f))
