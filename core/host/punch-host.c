@@ -78,6 +78,38 @@ enum
 
 static guint signals[N_SIGNALS];
 
+static void
+forward_cancel (GCancellable *from,
+                GCancellable *to)
+{
+  g_cancellable_cancel (to);
+}
+
+/* Cancels @to when @from is cancelled (at once if it is already). A plain
+ * signal handler rather than g_cancellable_connect(): its disconnect may run
+ * from inside the "cancelled" emission, where g_cancellable_disconnect()
+ * would wait for itself forever. */
+static gulong
+chain_cancellable (GCancellable *from,
+                   GCancellable *to)
+{
+  if (g_cancellable_is_cancelled (from))
+    {
+      g_cancellable_cancel (to);
+      return 0;
+    }
+  return g_signal_connect (from, "cancelled", G_CALLBACK (forward_cancel), to);
+}
+
+static void
+unchain_cancellable (GCancellable *from,
+                     gulong       *handler)
+{
+  if (*handler != 0)
+    g_signal_handler_disconnect (from, *handler);
+  *handler = 0;
+}
+
 /* Timers live on the thread-default context, like the rest of our I/O. */
 static GSource *
 timeout_source_attach (guint        ms,
@@ -418,8 +450,7 @@ typedef struct
 static void
 inbound_stream_free (InboundStream *data)
 {
-  if (data->host_handler != 0)
-    g_cancellable_disconnect (data->host_cancellable, data->host_handler);
+  unchain_cancellable (data->host_cancellable, &data->host_handler);
   timeout_source_clear (&data->timeout);
   g_weak_ref_clear (&data->host);
   g_clear_object (&data->host_cancellable);
@@ -439,13 +470,6 @@ inbound_stream_timeout (gpointer user_data)
   timeout_source_clear (&data->timeout);
   g_cancellable_cancel (data->cancellable);
   return G_SOURCE_REMOVE;
-}
-
-static void
-forward_cancel (GCancellable *from,
-                GCancellable *to)
-{
-  g_cancellable_cancel (to);
 }
 
 static void
@@ -504,8 +528,7 @@ on_inbound_stream (PunchConnection  *connection,
   data->stream = g_object_ref (stream);
   data->cancellable = g_cancellable_new ();
   data->host_cancellable = g_object_ref (self->cancellable);
-  data->host_handler = g_cancellable_connect (self->cancellable, G_CALLBACK (forward_cancel),
-                                              data->cancellable, NULL);
+  data->host_handler = chain_cancellable (self->cancellable, data->cancellable);
   /* A remote that opens streams and never names a protocol must not pin
    * them forever. */
   data->timeout = timeout_source_attach (INBOUND_NEGOTIATION_TIMEOUT_SECONDS * 1000,
@@ -971,10 +994,8 @@ static void
 dial_data_free (DialData *data)
 {
   timeout_source_clear (&data->timeout);
-  if (data->caller_handler != 0)
-    g_cancellable_disconnect (data->caller_cancellable, data->caller_handler);
-  if (data->host_handler != 0)
-    g_cancellable_disconnect (data->host_cancellable, data->host_handler);
+  unchain_cancellable (data->caller_cancellable, &data->caller_handler);
+  unchain_cancellable (data->host_cancellable, &data->host_handler);
   g_clear_object (&data->caller_cancellable);
   g_clear_object (&data->host_cancellable);
   g_clear_object (&data->cancellable);
@@ -1305,12 +1326,10 @@ punch_host_dial_full_async (PunchHost          *self,
   if (cancellable != NULL)
     {
       data->caller_cancellable = g_object_ref (cancellable);
-      data->caller_handler = g_cancellable_connect (cancellable, G_CALLBACK (forward_cancel),
-                                                    data->cancellable, NULL);
+      data->caller_handler = chain_cancellable (cancellable, data->cancellable);
     }
   data->host_cancellable = g_object_ref (self->cancellable);
-  data->host_handler = g_cancellable_connect (self->cancellable, G_CALLBACK (forward_cancel),
-                                              data->cancellable, NULL);
+  data->host_handler = chain_cancellable (self->cancellable, data->cancellable);
   if (timeout_ms > 0)
     data->timeout = timeout_source_attach (timeout_ms, dial_timed_out, data, "[punch] dial deadline");
 

@@ -38,8 +38,10 @@ typedef struct
 static void
 upgrade_data_free (UpgradeData *data)
 {
+  /* Not g_cancellable_disconnect(): this may run inside the caller's
+   * "cancelled" emission, where that would wait for itself forever. */
   if (data->caller_handler != 0)
-    g_cancellable_disconnect (data->caller_cancellable, data->caller_handler);
+    g_signal_handler_disconnect (data->caller_cancellable, data->caller_handler);
   if (data->timeout != NULL)
     g_source_destroy (data->timeout);
   g_clear_pointer (&data->timeout, g_source_unref);
@@ -313,9 +315,11 @@ punch_upgrader_upgrade_async (GIOStream          *raw,
   if (cancellable != NULL)
     {
       data->caller_cancellable = g_object_ref (cancellable);
-      /* Runs at once when @cancellable is already cancelled. */
-      data->caller_handler = g_cancellable_connect (cancellable, G_CALLBACK (on_caller_cancelled),
-                                                    data->cancellable, NULL);
+      if (g_cancellable_is_cancelled (cancellable))
+        g_cancellable_cancel (data->cancellable);
+      else
+        data->caller_handler = g_signal_connect (cancellable, "cancelled",
+                                                 G_CALLBACK (on_caller_cancelled), data->cancellable);
     }
 
   data->timeout = g_timeout_source_new_seconds (UPGRADE_TIMEOUT_SECONDS);

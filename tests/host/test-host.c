@@ -951,6 +951,31 @@ test_close_host (Fixture       *f,
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
 }
 
+/* Closing the host while it negotiates an inbound stream ends both. */
+static void
+test_close_during_negotiation (Fixture       *f,
+                               gconstpointer  data)
+{
+  g_autoptr(PunchConnection) connection = connect_fixture (f);
+  PunchConnection *server_side = g_ptr_array_index (f->server_opened, 0);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(PunchYamuxStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+  guint served = 0;
+
+  punch_host_set_stream_handler (f->server, ECHO_PROTOCOL, echo_handler, &served, NULL);
+  punch_yamux_session_open_stream_async (punch_connection_get_session (connection), NULL,
+                                         host_test_store_result, &result);
+  WAIT_UNTIL (result != NULL);
+  stream = punch_yamux_session_open_stream_finish (punch_connection_get_session (connection), result, &error);
+  g_assert_no_error (error);
+  WAIT_UNTIL (punch_yamux_session_get_n_streams (punch_connection_get_session (server_side)) == 1);
+
+  punch_host_close (f->server);
+  WAIT_UNTIL (f->server_closed->len == 1 && f->client_closed->len == 1);
+  g_assert_cmpuint (served, ==, 0);
+}
+
 static void
 test_close_connection (Fixture       *f,
                        gconstpointer  data)
@@ -1517,6 +1542,7 @@ main (int   argc,
   ADD ("open-stream-after-close", test_open_stream_after_close);
   ADD ("close/host", test_close_host);
   ADD ("close/connection", test_close_connection);
+  ADD ("close/during-negotiation", test_close_during_negotiation);
   g_test_add_func ("/core/host/listen/wildcard", test_listen_wildcard);
   g_test_add_func ("/core/host/ipv6", test_ipv6);
   g_test_add_data_func ("/core/host/lifecycle/close-then-drop", GINT_TO_POINTER (TRUE), test_lifecycle);
