@@ -580,6 +580,39 @@ test_identify_own_message_bounded (Fixture       *f,
   g_assert_cmpuint (msg->n_listenaddrs, <, 301);
 }
 
+/* A server that takes the stream and never answers: the 5 s timeout ends it. */
+static void
+handle_silent (PunchHost       *host,
+               PunchConnection *connection,
+               GIOStream       *stream,
+               const char      *protocol,
+               gpointer         user_data)
+{
+  GIOStream **keep = user_data;
+
+  g_set_object (keep, stream);
+}
+
+static void
+test_identify_timeout (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr (GIOStream) held = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchPeerInfo) info = NULL;
+  gint64 started;
+
+  punch_host_set_stream_handler (f->pair.server, PUNCH_IDENTIFY_PROTOCOL, handle_silent, &held, NULL);
+  started = g_get_monotonic_time ();
+  ptest_pair_connect (&f->pair);
+  info = identify (f, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_null (info);
+  g_assert_cmpint (g_get_monotonic_time () - started, >=, 4 * G_USEC_PER_SEC);
+  g_assert_cmpint (g_get_monotonic_time () - started, <, 10 * G_USEC_PER_SEC);
+  g_assert_nonnull (held);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -601,6 +634,7 @@ main (int    argc,
   ADD ("/core/identify/push", test_identify_push);
   ADD ("/core/identify/partial-push", test_identify_partial_push);
   ADD ("/core/identify/own-message-bounded", test_identify_own_message_bounded);
+  ADD ("/core/identify/timeout", test_identify_timeout);
 #undef ADD
 
   return g_test_run ();
