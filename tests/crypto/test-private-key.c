@@ -455,6 +455,28 @@ test_file_folder_blocked (void)
   rm_rf (root);
 }
 
+/* The folder cannot be created: its parent is a dangling symlink. */
+static void
+test_file_folder_uncreatable (void)
+{
+  g_autofree char *root = make_tmp_dir ();
+  g_autofree char *link = g_build_filename (root, "config", NULL);
+  g_autofree char *target = g_build_filename (root, "gone", NULL);
+  g_autofree char *path = g_build_filename (link, "punchline", "identity.key", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchPrivateKey) key = NULL;
+
+  g_assert_cmpint (symlink (target, link), ==, 0);
+  key = punch_private_key_load_or_create (path, &error);
+  g_assert_null (key);
+  g_assert_nonnull (error);
+  g_assert_true (error->domain == G_IO_ERROR);
+  g_assert_nonnull (strstr (error->message, "Cannot create folder"));
+  g_assert_false (g_file_test (target, G_FILE_TEST_EXISTS));
+
+  rm_rf (root);
+}
+
 #define RACERS 8
 
 /* Several processes start at once on a fresh path: whoever creates the file
@@ -569,6 +591,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/private-key/file/unparsable", test_file_unparsable);
   g_test_add_func ("/core/private-key/file/not-regular", test_file_not_regular);
   g_test_add_func ("/core/private-key/file/folder-blocked", test_file_folder_blocked);
+  g_test_add_func ("/core/private-key/file/folder-uncreatable", test_file_folder_uncreatable);
   g_test_add_func ("/core/private-key/file/creation-race", test_file_creation_race);
 
   return g_test_run ();
