@@ -552,6 +552,9 @@ pings_done (Cli *cli)
       json_object_set_double_member (extra, "rtt_max_ms", cli->rtt_max / 1000.0);
     }
   cli->result_extra = extra;
+  punch_cli_output_ping_summary (cli->out, cli->ping_seq, cli->pings_ok, cli->rtt_min,
+                                 cli->pings_ok > 0 ? cli->rtt_sum / cli->pings_ok : 0,
+                                 cli->rtt_max);
 
   if (cli->pings_ok > 0)
     cli_finish (cli, NULL);

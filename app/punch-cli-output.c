@@ -302,6 +302,8 @@ punch_cli_output_identify (PunchCliOutput  *self,
       json_array_add_string_element (protocol_array, g_ptr_array_index (sorted, i));
       human_print (self, "    %s\n", (const char *) g_ptr_array_index (sorted, i));
     }
+  if (sorted->len == 0)
+    human_print (self, "    (none)\n");
   json_object_set_array_member (event, "protocols", protocol_array);
 
   human_print (self, "  listen addresses:\n");
@@ -312,6 +314,8 @@ punch_cli_output_identify (PunchCliOutput  *self,
       json_array_add_string_element (addr_array, text);
       human_print (self, "    %s\n", text);
     }
+  if (addrs == NULL || addrs->len == 0)
+    human_print (self, "    (none)\n");
   json_object_set_array_member (event, "listen_addrs", addr_array);
 
   set_string_or_null (event, "observed_addr", observed);
@@ -334,6 +338,21 @@ punch_cli_output_ping (PunchCliOutput *self,
   event_print (self, event);
   human_print (self, "Pong from %s: seq=%u time=%.3f ms\n",
                punch_peer_id_to_string (peer_id), seq, rtt_ms);
+}
+
+void
+punch_cli_output_ping_summary (PunchCliOutput *self,
+                               guint           sent,
+                               guint           received,
+                               gint64          rtt_min_us,
+                               gint64          rtt_avg_us,
+                               gint64          rtt_max_us)
+{
+  human_print (self, "%u pings sent, %u received", sent, received);
+  if (received > 0)
+    human_print (self, ", rtt min/avg/max = %.3f/%.3f/%.3f ms",
+                 rtt_min_us / 1000.0, rtt_avg_us / 1000.0, rtt_max_us / 1000.0);
+  human_print (self, "\n");
 }
 
 static gdouble

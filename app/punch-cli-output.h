@@ -46,6 +46,13 @@ void punch_cli_output_ping       (PunchCliOutput  *self,
 void punch_cli_output_perf       (PunchCliOutput        *self,
                                   PunchPeerId           *peer_id,
                                   const PunchPerfResult *result);
+/* Human text only: the same figures go in the result's members. */
+void punch_cli_output_ping_summary (PunchCliOutput *self,
+                                    guint           sent,
+                                    guint           received,
+                                    gint64          rtt_min_us,
+                                    gint64          rtt_avg_us,
+                                    gint64          rtt_max_us);
 void punch_cli_output_error      (PunchCliOutput  *self,
                                   const char      *context,
                                   const GError    *error);
