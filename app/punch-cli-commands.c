@@ -338,6 +338,13 @@ on_identify_failed (PunchIdentifyService *identify,
   g_autofree char *context = g_strdup_printf ("identify %s",
                                               peer_id != NULL ? punch_peer_id_to_string (peer_id) : "");
 
+  /* A peer that hangs up while we identify it (a short ping, say) is no
+   * error worth reporting: its connection event tells the story. */
+  if (punch_connection_get_state (connection) != PUNCH_CONNECTION_STATE_OPEN)
+    {
+      g_debug ("%s: %s", context, error->message);
+      return;
+    }
   punch_cli_output_error (cli->out, context, error);
 }
 
