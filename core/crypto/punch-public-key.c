@@ -194,6 +194,7 @@ load_pkix (PunchKeyType type, const guint8 *data, gsize len, GError **error)
     {
       char curve[64] = "";
       char format[32] = "";
+      char encoding[32] = "";
 
       if (!EVP_PKEY_is_a (pkey, "EC"))
         {
@@ -201,9 +202,13 @@ load_pkix (PunchKeyType type, const guint8 *data, gsize len, GError **error)
                                "ECDSA public key holds another algorithm");
           return NULL;
         }
-      /* Named NIST curves only, as go's x509 parser (which go-libp2p uses). */
+      /* Named NIST curves only, as go's x509 parser (which go-libp2p uses).
+       * OpenSSL names well-known explicit parameters too, hence both checks. */
       if (EVP_PKEY_get_utf8_string_param (pkey, OSSL_PKEY_PARAM_GROUP_NAME,
-                                          curve, sizeof curve, NULL) != 1)
+                                          curve, sizeof curve, NULL) != 1 ||
+          EVP_PKEY_get_utf8_string_param (pkey, OSSL_PKEY_PARAM_EC_ENCODING,
+                                          encoding, sizeof encoding, NULL) != 1 ||
+          strcmp (encoding, OSSL_PKEY_EC_ENCODING_GROUP) != 0)
         {
           ERR_clear_error ();
           g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_UNSUPPORTED,
@@ -222,7 +227,7 @@ load_pkix (PunchKeyType type, const guint8 *data, gsize len, GError **error)
        * only uncompressed ones, so that is the one encoding. */
       if (EVP_PKEY_get_utf8_string_param (pkey, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
                                           format, sizeof format, NULL) != 1 ||
-          strcmp (format, "uncompressed") != 0)
+          strcmp (format, OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 0)
         {
           ERR_clear_error ();
           g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED,
@@ -451,14 +456,17 @@ punch_public_key_new_from_evp (EVP_PKEY *pkey, GError **error)
       int der_len;
       PunchPublicKey *key;
 
-      /* The caller's key may prefer compressed points; the wire form is
-       * uncompressed, so encode from a copy set that way. */
+      /* The caller's key may prefer compressed points or explicit curve
+       * parameters; the wire form is named curve and uncompressed point, so
+       * encode from a copy set that way. */
       if (type == PUNCH_KEY_TYPE_ECDSA)
         {
           copy = EVP_PKEY_dup (pkey);
           if (copy == NULL ||
               EVP_PKEY_set_utf8_string_param (copy, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
-                                              "uncompressed") != 1)
+                                              OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 1 ||
+              EVP_PKEY_set_utf8_string_param (copy, OSSL_PKEY_PARAM_EC_ENCODING,
+                                              OSSL_PKEY_EC_ENCODING_GROUP) != 1)
             {
               punch_set_openssl_error (error, "copying an ECDSA key");
               return NULL;

@@ -359,6 +359,21 @@ test_from_evp (void)
                                           punch_public_key_get_peer_id (reparsed)));
     }
 
+  /* A secp256k1 key that already prefers compressed points. */
+  {
+    g_autoptr (EVP_PKEY) k1 = test_keygen_ec ("secp256k1");
+    g_autoptr (GBytes) point = test_secp256k1_compressed (k1);
+    g_autoptr (GBytes) expected = test_encode_key (2, g_bytes_get_data (point, NULL), g_bytes_get_size (point));
+    g_autoptr (GError) error = NULL;
+    g_autoptr (PunchPublicKey) key = NULL;
+
+    g_assert_cmpint (EVP_PKEY_set_utf8_string_param (k1, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                                     "compressed"), ==, 1);
+    key = punch_public_key_new_from_evp (k1, &error);
+    g_assert_no_error (error);
+    g_assert_true (g_bytes_equal (punch_public_key_get_protobuf (key), expected));
+  }
+
   {
     g_autoptr (EVP_PKEY) x25519 = EVP_PKEY_Q_keygen (NULL, NULL, "X25519");
     g_autoptr (EVP_PKEY) p224 = test_keygen_ec ("P-224");
@@ -526,6 +541,7 @@ test_pkix_not_canonical (void)
   g_autoptr (EVP_PKEY) p256 = test_keygen_ec ("P-256");
   g_autoptr (GBytes) der = test_pkix (p256);
   g_autoptr (GBytes) compressed_der = NULL;
+  g_autoptr (GBytes) explicit_der = NULL;
   g_autoptr (GByteArray) long_form = g_byte_array_new ();
   const guint8 *d;
   gsize d_len;
@@ -541,6 +557,15 @@ test_pkix_not_canonical (void)
                                                    "compressed"), ==, 1);
   compressed_der = test_pkix (p256);
   g_assert_cmpuint (g_bytes_get_size (compressed_der), <, d_len);
+  /* Explicit curve parameters, which OpenSSL would still call prime256v1. */
+  g_assert_cmpint (EVP_PKEY_set_utf8_string_param (p256, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                                   "uncompressed"), ==, 1);
+  g_assert_cmpint (EVP_PKEY_set_utf8_string_param (p256, OSSL_PKEY_PARAM_EC_ENCODING, "explicit"), ==, 1);
+  explicit_der = test_pkix (p256);
+  g_assert_cmpuint (g_bytes_get_size (explicit_der), >, d_len);
+  /* Both at once, for the EVP path below. */
+  g_assert_cmpint (EVP_PKEY_set_utf8_string_param (p256, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                                   "compressed"), ==, 1);
 
   {
     struct
@@ -548,9 +573,13 @@ test_pkix_not_canonical (void)
       const char   *name;
       const guint8 *data;
       gsize         len;
+      gint          code;
     } cases[] = {
-      { "compressed point", g_bytes_get_data (compressed_der, NULL), g_bytes_get_size (compressed_der) },
-      { "long-form length", long_form->data, long_form->len },
+      { "compressed point", g_bytes_get_data (compressed_der, NULL), g_bytes_get_size (compressed_der),
+        PUNCH_ERROR_MALFORMED },
+      { "long-form length", long_form->data, long_form->len, PUNCH_ERROR_MALFORMED },
+      { "explicit parameters", g_bytes_get_data (explicit_der, NULL), g_bytes_get_size (explicit_der),
+        PUNCH_ERROR_UNSUPPORTED },
     };
 
     for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -563,11 +592,12 @@ test_pkix_not_canonical (void)
         key = punch_public_key_new_from_protobuf (g_bytes_get_data (encoded, NULL),
                                                   g_bytes_get_size (encoded), &error);
         g_assert_null (key);
-        g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED);
+        g_assert_error (error, PUNCH_ERROR, cases[i].code);
       }
   }
 
-  /* From an EVP key, the canonical (uncompressed) form is produced. */
+  /* From an EVP key, the canonical form (named curve, uncompressed point)
+   * is produced whatever the key's own preferences. */
   {
     g_autoptr (GError) error = NULL;
     g_autoptr (PunchPublicKey) key = punch_public_key_new_from_evp (p256, &error);
