@@ -34,6 +34,12 @@ void               punch_connection_set_stream_func (PunchConnection           *
                                                      gpointer                   user_data);
 
 void               punch_connection_set_relayed (PunchConnection *self, gboolean relayed);
+/* The protocols that may run while the connection is limited (a set of
+ * strings shared with the host; referenced, not copied). */
+void               punch_connection_set_limited_allowlist (PunchConnection *self,
+                                                           GHashTable      *allowed);
+gboolean           punch_connection_allows (PunchConnection *self,
+                                            const char      *protocol);
 void               punch_connection_set_limited (PunchConnection *self, gboolean limited);
 PunchYamuxSession *punch_connection_get_session (PunchConnection *self);
 

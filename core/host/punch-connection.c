@@ -28,6 +28,7 @@ struct _PunchConnection
 
   PunchConnectionStreamFunc  stream_func;
   gpointer                   stream_func_data;
+  GHashTable                *limited_allowlist;
 };
 
 G_DEFINE_FINAL_TYPE (PunchConnection, punch_connection, G_TYPE_OBJECT)
@@ -107,6 +108,7 @@ punch_connection_finalize (GObject *object)
   g_clear_pointer (&self->muxer, g_free);
   g_clear_pointer (&self->opened_at, g_date_time_unref);
   g_clear_pointer (&self->closed_at, g_date_time_unref);
+  g_clear_pointer (&self->limited_allowlist, g_hash_table_unref);
 
   G_OBJECT_CLASS (punch_connection_parent_class)->finalize (object);
 }
@@ -671,6 +673,31 @@ punch_connection_open_stream_async (PunchConnection    *self,
       return;
     }
 
+  /* A relay's limits are for signalling (identify, ping, DCUtR), not for
+   * application data, as in go and js: other protocols must opt in. */
+  if (self->limited)
+    {
+      g_autoptr(GStrvBuilder) allowed = g_strv_builder_new ();
+      gboolean any = FALSE;
+
+      for (guint i = 0; protocols[i] != NULL; i++)
+        if (self->limited_allowlist != NULL && g_hash_table_contains (self->limited_allowlist, protocols[i]))
+          {
+            g_strv_builder_add (allowed, protocols[i]);
+            any = TRUE;
+          }
+      if (!any)
+        {
+          g_task_return_new_error (task, PUNCH_ERROR, PUNCH_ERROR_LIMIT,
+                                   "connection %u to %s runs through a relay that limits it; "
+                                   "%s does not run on limited connections (wait for a direct connection)",
+                                   self->id, punch_peer_id_to_string (self->peer_id), protocols[0]);
+          return;
+        }
+      g_strfreev (data->protocols);
+      data->protocols = g_strv_builder_end (allowed);
+    }
+
   punch_yamux_session_open_stream_async (self->session, cancellable,
                                          open_stream_open_cb, g_steal_pointer (&task));
 }
@@ -769,4 +796,31 @@ punch_direction_to_string (PunchDirection direction)
     default:
       return "unknown";
     }
+}
+
+void
+punch_connection_set_limited_allowlist (PunchConnection *self,
+                                        GHashTable      *allowed)
+{
+  g_return_if_fail (PUNCH_IS_CONNECTION (self));
+
+  if (allowed != NULL)
+    g_hash_table_ref (allowed);
+  g_clear_pointer (&self->limited_allowlist, g_hash_table_unref);
+  self->limited_allowlist = allowed;
+}
+
+/**
+ * punch_connection_allows (skip):
+ *
+ * Whether @protocol may run on this connection now.
+ */
+gboolean
+punch_connection_allows (PunchConnection *self,
+                         const char      *protocol)
+{
+  g_return_val_if_fail (PUNCH_IS_CONNECTION (self), FALSE);
+
+  return !self->limited
+         || (self->limited_allowlist != NULL && g_hash_table_contains (self->limited_allowlist, protocol));
 }

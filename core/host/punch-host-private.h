@@ -40,4 +40,26 @@ guint            punch_host_expect_inbound   (PunchHost      *self,
 void             punch_host_unexpect_inbound (PunchHost      *self,
                                               guint           id);
 
+/**
+ * PunchHostCircuitDialFunc:
+ *
+ * Dials a /p2p-circuit address for the host (the relay client does). The
+ * result is finished with the matching #PunchHostCircuitFinishFunc.
+ */
+typedef void (*PunchHostCircuitDialFunc) (gpointer            dialer,
+                                          PunchMultiaddr     *addr,
+                                          GCancellable       *cancellable,
+                                          GAsyncReadyCallback callback,
+                                          gpointer            user_data);
+typedef PunchConnection *(*PunchHostCircuitFinishFunc) (gpointer       dialer,
+                                                        GAsyncResult  *result,
+                                                        GError       **error);
+
+/* Lets punch_host_dial_async() reach /p2p-circuit addresses through
+ * @dialer (not referenced: unset it before it goes away). NULL unsets. */
+void punch_host_set_circuit_dialer (PunchHost                 *self,
+                                    gpointer                   dialer,
+                                    PunchHostCircuitDialFunc   dial,
+                                    PunchHostCircuitFinishFunc finish);
+
 G_END_DECLS

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "punch-host.h"
 #include "punch-host-private.h"
+#include "punch-dnsaddr.h"
 
 #include <errno.h>
 #include <ifaddrs.h>
@@ -43,6 +44,10 @@ struct _PunchHost
   GListStore        *connections;
   /* protocol ID → HandlerEntry */
   GHashTable        *handlers;
+  GHashTable        *limited_allowlist;
+  gpointer                   circuit_dialer;
+  PunchHostCircuitDialFunc   circuit_dial;
+  PunchHostCircuitFinishFunc circuit_finish;
   guint              next_connection_id;
   guint              n_pending_inbound;
   /* ExpectedInbound, for hole punches */
@@ -202,6 +207,7 @@ punch_host_dispose (GObject *object)
   g_clear_object (&self->transport);
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->handlers, g_hash_table_unref);
+  g_clear_pointer (&self->limited_allowlist, g_hash_table_unref);
   g_clear_pointer (&self->expected_inbound, g_ptr_array_unref);
 
   G_OBJECT_CLASS (punch_host_parent_class)->dispose (object);
@@ -347,6 +353,13 @@ punch_host_init (PunchHost *self)
   self->connections = g_list_store_new (PUNCH_TYPE_CONNECTION);
   self->handlers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                           (GDestroyNotify) handler_entry_free);
+  /* What go and js let run on a relay-limited connection: enough to learn
+   * about the peer and to punch a hole. Other protocols opt in. */
+  self->limited_allowlist = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_hash_table_add (self->limited_allowlist, g_strdup ("/ipfs/id/1.0.0"));
+  g_hash_table_add (self->limited_allowlist, g_strdup ("/ipfs/id/push/1.0.0"));
+  g_hash_table_add (self->limited_allowlist, g_strdup ("/ipfs/ping/1.0.0"));
+  g_hash_table_add (self->limited_allowlist, g_strdup ("/libp2p/dcutr"));
   self->cancellable = g_cancellable_new ();
   self->expected_inbound = g_ptr_array_new_with_free_func ((GDestroyNotify) expected_inbound_free);
 
@@ -522,6 +535,23 @@ on_inbound_stream (PunchConnection  *connection,
       return;
     }
 
+  /* On a limited connection we offer only what may run there: the remote
+   * hears "na" for the rest (even when nothing is left), a clear refusal
+   * rather than a reset. */
+  if (punch_connection_get_limited (connection))
+    {
+      guint kept = 0;
+
+      for (guint i = 0; protocols[i] != NULL; i++)
+        {
+          if (punch_connection_allows (connection, protocols[i]))
+            protocols[kept++] = protocols[i];
+          else
+            g_free (protocols[i]);
+        }
+      protocols[kept] = NULL;
+    }
+
   data = g_new0 (InboundStream, 1);
   g_weak_ref_init (&data->host, self);
   data->connection = g_object_ref (connection);
@@ -574,6 +604,7 @@ add_connection (PunchHost      *self,
                                      local_addr, remote_addr, direction);
   punch_connection_set_relayed (connection, relayed);
   punch_connection_set_limited (connection, limited);
+  punch_connection_set_limited_allowlist (connection, self->limited_allowlist);
 
   info = punch_peer_store_ensure (self->peer_store, upgrade->peer_id);
   if (upgrade->public_key != NULL)
@@ -1183,15 +1214,6 @@ parse_dial_addr (DialData  *data,
   PunchMultiaddrComponent host, tcp, p2p;
   guint n = punch_multiaddr_get_n_components (data->addr);
 
-  if (n > 0 && punch_multiaddr_get_component (data->addr, 0, &host)
-      && host.code == PUNCH_PROTO_DNSADDR)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                   "/dnsaddr needs TXT lookups of _dnsaddr names, which are not implemented; "
-                   "dial one of the addresses it lists instead");
-      return FALSE;
-    }
-
   if (n < 2 || n > 3
       || !punch_multiaddr_get_component (data->addr, 0, &host)
       || !punch_multiaddr_get_component (data->addr, 1, &tcp)
@@ -1269,6 +1291,193 @@ dial_timed_out (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Addresses the host reaches through something else first: /p2p-circuit
+ * through the relay client, /dnsaddr through its TXT records. */
+
+typedef struct
+{
+  PunchDialFlags  flags;
+  guint           timeout_ms;
+  char           *addr_text;
+  GPtrArray      *candidates;  /* PunchMultiaddr */
+  guint           next;
+  GError         *last_error;
+} IndirectDial;
+
+static void
+indirect_dial_free (IndirectDial *data)
+{
+  g_free (data->addr_text);
+  g_clear_pointer (&data->candidates, g_ptr_array_unref);
+  g_clear_error (&data->last_error);
+  g_free (data);
+}
+
+static void
+circuit_dialed (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  PunchHost *self = g_task_get_source_object (task);
+  GError *error = NULL;
+  PunchConnection *connection = NULL;
+
+  if (self->circuit_finish != NULL)
+    connection = self->circuit_finish (self->circuit_dialer, result, &error);
+  else
+    error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, "the relay client went away");
+  if (connection == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, connection, g_object_unref);
+}
+
+static void dnsaddr_try_next (GTask *task);
+
+static void
+dnsaddr_candidate_done (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  IndirectDial *data = g_task_get_task_data (task);
+  GError *error = NULL;
+  PunchConnection *connection = punch_host_dial_finish (PUNCH_HOST (source), result, &error);
+
+  if (connection != NULL)
+    {
+      g_task_return_pointer (task, connection, g_object_unref);
+      return;
+    }
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_clear_error (&data->last_error);
+  data->last_error = error;
+  dnsaddr_try_next (g_steal_pointer (&task));
+}
+
+/* Takes the task's reference. */
+static void
+dnsaddr_try_next (GTask *task)
+{
+  PunchHost *self = g_task_get_source_object (task);
+  IndirectDial *data = g_task_get_task_data (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  PunchMultiaddr *next;
+
+  if (data->next >= data->candidates->len)
+    {
+      GError *error = g_steal_pointer (&data->last_error);
+
+      if (error == NULL)
+        error = g_error_new (PUNCH_ERROR, PUNCH_ERROR_NO_ADDRESSES,
+                             "dial %s: its dnsaddr records list no TCP address", data->addr_text);
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  next = g_ptr_array_index (data->candidates, data->next++);
+  punch_host_dial_full_async (self, next, data->flags, data->timeout_ms, cancellable,
+                              dnsaddr_candidate_done, task);
+}
+
+static gboolean
+is_tcp_addr (PunchMultiaddr *addr)
+{
+  PunchMultiaddrComponent tcp;
+
+  return !punch_multiaddr_has_protocol (addr, PUNCH_PROTO_P2P_CIRCUIT)
+         && punch_multiaddr_get_component (addr, 1, &tcp) && tcp.code == PUNCH_PROTO_TCP
+         && punch_multiaddr_get_n_components (addr) <= 3;
+}
+
+static void
+dnsaddr_resolved (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  GTask *task = user_data;
+  IndirectDial *data = g_task_get_task_data (task);
+  GError *error = NULL;
+  g_autoptr(GPtrArray) addrs = punch_dnsaddr_resolve_finish (result, &error);
+
+  if (addrs == NULL)
+    {
+      g_prefix_error (&error, "dial %s: ", data->addr_text);
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  data->candidates = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_multiaddr_unref);
+  for (guint i = 0; i < addrs->len; i++)
+    if (is_tcp_addr (g_ptr_array_index (addrs, i)))
+      g_ptr_array_add (data->candidates, punch_multiaddr_ref (g_ptr_array_index (addrs, i)));
+  g_debug ("dial %s: %u TCP address(es) of %u records", data->addr_text, data->candidates->len, addrs->len);
+  dnsaddr_try_next (task);
+}
+
+/* Returns TRUE when @addr was an indirect address and the dial started. */
+static gboolean
+dial_indirect (PunchHost          *self,
+               PunchMultiaddr     *addr,
+               PunchDialFlags      flags,
+               guint               timeout_ms,
+               GCancellable       *cancellable,
+               GAsyncReadyCallback callback,
+               gpointer            user_data)
+{
+  PunchMultiaddrComponent first;
+  gboolean circuit = punch_multiaddr_has_protocol (addr, PUNCH_PROTO_P2P_CIRCUIT);
+  gboolean dnsaddr = punch_multiaddr_get_component (addr, 0, &first) && first.code == PUNCH_PROTO_DNSADDR;
+  IndirectDial *data;
+  GTask *task;
+
+  if (!circuit && !dnsaddr)
+    return FALSE;
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, punch_host_dial_async);
+  data = g_new0 (IndirectDial, 1);
+  data->flags = flags;
+  data->timeout_ms = timeout_ms;
+  data->addr_text = punch_multiaddr_to_string (addr);
+  g_task_set_task_data (task, data, (GDestroyNotify) indirect_dial_free);
+
+  if (circuit)
+    {
+      if (self->circuit_dial == NULL)
+        {
+          g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                                   "dial %s: relayed addresses need a relay client on this host",
+                                   data->addr_text);
+          g_object_unref (task);
+          return TRUE;
+        }
+      self->circuit_dial (self->circuit_dialer, addr, cancellable, circuit_dialed, task);
+      return TRUE;
+    }
+
+  punch_dnsaddr_resolve_async (NULL, addr, cancellable, dnsaddr_resolved, task);
+  return TRUE;
+}
+
+void
+punch_host_set_circuit_dialer (PunchHost                 *self,
+                               gpointer                   dialer,
+                               PunchHostCircuitDialFunc   dial,
+                               PunchHostCircuitFinishFunc finish)
+{
+  g_return_if_fail (PUNCH_IS_HOST (self));
+
+  self->circuit_dialer = dialer;
+  self->circuit_dial = dialer ? dial : NULL;
+  self->circuit_finish = dialer ? finish : NULL;
+}
+
 /**
  * punch_host_dial_full_async:
  * @addr: "/ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>[/p2p/<id>]"
@@ -1296,6 +1505,9 @@ punch_host_dial_full_async (PunchHost          *self,
   g_return_if_fail (PUNCH_IS_HOST (self));
   g_return_if_fail (addr != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  if (dial_indirect (self, addr, flags, timeout_ms, cancellable, callback, user_data))
+    return;
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, punch_host_dial_async);
@@ -1443,6 +1655,24 @@ punch_host_set_stream_handler (PunchHost          *self,
   entry->user_data = user_data;
   entry->destroy = destroy;
   g_hash_table_replace (self->handlers, g_strdup (protocol), entry);
+}
+
+/**
+ * punch_host_allow_on_limited:
+ * @protocol: a protocol ID
+ *
+ * Lets @protocol run on connections a relay limits (in duration or data),
+ * inbound and outbound, as go's WithAllowLimitedConn and js's
+ * runOnLimitedConnection do. Identify, ping and DCUtR always may.
+ */
+void
+punch_host_allow_on_limited (PunchHost  *self,
+                             const char *protocol)
+{
+  g_return_if_fail (PUNCH_IS_HOST (self));
+  g_return_if_fail (protocol != NULL && protocol[0] == '/');
+
+  g_hash_table_add (self->limited_allowlist, g_strdup (protocol));
 }
 
 void

@@ -105,6 +105,9 @@ void              punch_host_set_stream_handler (PunchHost         *self,
                                                  gpointer           user_data,
                                                  GDestroyNotify     destroy);
 void              punch_host_remove_stream_handler (PunchHost *self, const char *protocol);
+/* Lets @protocol run on relay-limited connections (identify, ping and DCUtR
+ * always may). */
+void              punch_host_allow_on_limited (PunchHost *self, const char *protocol);
 /* The protocols we accept inbound, sorted. (transfer full) */
 GStrv             punch_host_get_protocols (PunchHost *self);
 

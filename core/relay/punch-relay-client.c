@@ -986,7 +986,10 @@ punch_relay_client_dispose (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   if (self->host != NULL)
-    punch_host_remove_stream_handler (self->host, PUNCH_RELAY_STOP_PROTOCOL);
+    {
+      punch_host_remove_stream_handler (self->host, PUNCH_RELAY_STOP_PROTOCOL);
+      punch_host_set_circuit_dialer (self->host, NULL, NULL, NULL);
+    }
   g_clear_pointer (&self->entries, g_hash_table_unref);
   if (self->reservations != NULL)
     g_list_store_remove_all (self->reservations);
@@ -1042,5 +1045,8 @@ punch_relay_client_new (PunchHost *host)
   self = g_object_new (PUNCH_TYPE_RELAY_CLIENT, NULL);
   self->host = g_object_ref (host);
   punch_host_set_stream_handler (host, PUNCH_RELAY_STOP_PROTOCOL, stop_handler, self, NULL);
+  /* punch_host_dial_async() of a /p2p-circuit address lands here. */
+  punch_host_set_circuit_dialer (host, self, (PunchHostCircuitDialFunc) punch_relay_client_dial_async,
+                                 (PunchHostCircuitFinishFunc) punch_relay_client_dial_finish);
   return self;
 }

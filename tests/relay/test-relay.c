@@ -102,14 +102,16 @@ b_relayed_addr (Fixture *f)
   return punch_multiaddr_ref (g_ptr_array_index (addrs, 0));
 }
 
+/* Through the host, as every caller does: it hands /p2p-circuit to the
+ * relay client. */
 static PunchConnection *
 dial_through_relay (Fixture *f, PunchMultiaddr *addr, GError **error)
 {
   g_autoptr (GAsyncResult) result = NULL;
 
-  punch_relay_client_dial_async (f->a_client, addr, NULL, host_test_store_result, &result);
+  punch_host_dial_async (f->a, addr, NULL, host_test_store_result, &result);
   WAIT_UNTIL (result != NULL);
-  return punch_relay_client_dial_finish (f->a_client, result, error);
+  return punch_host_dial_finish (f->a, result, error);
 }
 
 static void
@@ -342,6 +344,9 @@ test_data_limit (Fixture *f, gconstpointer data)
   g_object_set (f->service, "limit-duration", 0, "limit-data", (guint64) 64 * 1024, NULL);
   g_signal_connect (f->service, "circuit", G_CALLBACK (on_circuit_event), &reason);
   punch_host_set_stream_handler (f->b, ECHO_PROTOCOL, echo_handler, NULL, NULL);
+  /* The echo protocol opts into limited connections on both sides. */
+  punch_host_allow_on_limited (f->a, ECHO_PROTOCOL);
+  punch_host_allow_on_limited (f->b, ECHO_PROTOCOL);
   reserve_b (f);
   addr = b_relayed_addr (f);
   conn = dial_through_relay (f, addr, &error);
@@ -357,6 +362,38 @@ test_data_limit (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (reason, "data limit of 65536 bytes"));
   g_assert_cmpuint (punch_relay_service_get_n_circuits (f->service), ==, 0);
   g_signal_handlers_disconnect_by_data (f->service, &reason);
+}
+
+static void
+test_limited_refuses_app_streams (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchMultiaddr) addr = NULL;
+  g_autoptr (PunchConnection) conn = NULL;
+  PunchConnection *inbound;
+
+  punch_host_set_stream_handler (f->b, ECHO_PROTOCOL, echo_handler, NULL, NULL);
+  reserve_b (f);
+  addr = b_relayed_addr (f);
+  conn = dial_through_relay (f, addr, &error);
+  g_assert_no_error (error);
+  g_assert_true (punch_connection_get_limited (conn));
+
+  /* Our side refuses before anything goes on the wire… */
+  g_assert_false (echo_roundtrip (conn, 16, &error));
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_LIMIT);
+  g_assert_nonnull (strstr (error->message, ECHO_PROTOCOL));
+  g_clear_error (&error);
+
+  /* …and the other side answers "na" when only the opener opted in. */
+  punch_host_allow_on_limited (f->a, ECHO_PROTOCOL);
+  g_assert_false (echo_roundtrip (conn, 16, &error));
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_NEGOTIATION_FAILED);
+  g_clear_error (&error);
+
+  /* Identify and ping always run. */
+  WAIT_UNTIL ((inbound = punch_host_get_connection (f->b, punch_host_get_peer_id (f->a))) != NULL);
+  g_assert_true (punch_connection_get_limited (inbound));
 }
 
 static void
@@ -515,6 +552,7 @@ main (int argc, char **argv)
   ADD ("/core/relay/refresh", test_refresh);
   ADD ("/core/relay/relayed-dial", test_relayed_dial);
   ADD ("/core/relay/data-limit", test_data_limit);
+  ADD ("/core/relay/limited-refuses-app-streams", test_limited_refuses_app_streams);
   ADD ("/core/relay/no-reservation", test_no_reservation);
   ADD ("/core/relay/reservation-refused", test_reservation_refused);
   ADD ("/core/relay/relay-restart", test_relay_restart);

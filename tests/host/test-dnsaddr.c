@@ -2,9 +2,10 @@
 /* /dnsaddr resolution against a resolver the test controls. */
 #include <string.h>
 
-#include "../host/host-test-util.h"
+#include "host-test-util.h"
 #include "punch-dnsaddr.h"
 #include "punch-error.h"
+#include "punch-host.h"
 
 #define RELAY1 "QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN"
 #define RELAY2 "QmQCU2EcMqAqQPR2i9bChDtGNJchTbq5TbXJJ16u19uLTa"
@@ -191,6 +192,54 @@ test_garbage_records (void)
   g_assert_cmpuint (addrs->len, ==, 1);
 }
 
+/* The host dials /dnsaddr through the records: the first TCP one that
+ * answers wins; others (QUIC, unreachable) are skipped or tried in turn. */
+static void
+test_host_dial (void)
+{
+  g_autoptr (MockResolver) mock = g_object_new (mock_resolver_get_type (), NULL);
+  g_autoptr (GResolver) previous = g_resolver_get_default ();
+  g_autoptr (PunchPrivateKey) key_a = punch_private_key_generate (NULL);
+  g_autoptr (PunchPrivateKey) key_b = punch_private_key_generate (NULL);
+  g_autoptr (PunchHost) a = punch_host_new (key_a);
+  g_autoptr (PunchHost) b = punch_host_new (key_b);
+  g_autoptr (PunchMultiaddr) listen = punch_multiaddr_new_from_string ("/ip4/127.0.0.1/tcp/0", NULL);
+  g_autoptr (GPtrArray) addrs = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (PunchConnection) conn = NULL;
+  g_autoptr (PunchMultiaddr) target = NULL;
+  g_autofree char *b_addr = NULL;
+  g_autofree char *quic = NULL;
+  g_autofree char *good = NULL;
+  g_autofree char *text = NULL;
+  const char *b_id;
+
+  g_assert_true (punch_host_listen (b, listen, &error));
+  addrs = punch_host_get_listen_addrs (b);
+  b_addr = punch_multiaddr_to_string (g_ptr_array_index (addrs, 0));
+  b_id = punch_peer_id_to_string (punch_host_get_peer_id (b));
+  quic = g_strdup_printf ("dnsaddr=/ip4/127.0.0.1/udp/4001/quic-v1/p2p/%s", b_id);
+  good = g_strdup_printf ("dnsaddr=%s/p2p/%s", b_addr, b_id);
+  zone_add (mock, "_dnsaddr.friend.example", quic, good, NULL);
+
+  g_resolver_set_default (G_RESOLVER (mock));
+  text = g_strdup_printf ("/dnsaddr/friend.example/p2p/%s", b_id);
+  target = punch_multiaddr_new_from_string (text, &error);
+  g_assert_no_error (error);
+  punch_host_dial_async (a, target, NULL, host_test_store_result, &result);
+  WAIT_UNTIL (result != NULL);
+  conn = punch_host_dial_finish (a, result, &error);
+  g_resolver_set_default (previous);
+
+  g_assert_no_error (error);
+  g_assert_true (punch_peer_id_equal (punch_connection_get_peer_id (conn), punch_host_get_peer_id (b)));
+  g_assert_cmpuint (mock->lookups, ==, 1);
+  punch_host_close (a);
+  punch_host_close (b);
+  host_test_spin (50);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -199,5 +248,6 @@ main (int argc, char **argv)
   g_test_add_func ("/core/dnsaddr/loop-is-bounded", test_loop_is_bounded);
   g_test_add_func ("/core/dnsaddr/not-found", test_not_found);
   g_test_add_func ("/core/dnsaddr/garbage-records", test_garbage_records);
+  g_test_add_func ("/core/dnsaddr/host-dial", test_host_dial);
   return g_test_run ();
 }
