@@ -696,19 +696,38 @@ punch_identify_service_push (PunchIdentifyService *self)
     }
 }
 
+static gboolean
+addrs_equal (GPtrArray *a,
+             GPtrArray *b)
+{
+  guint a_len = a != NULL ? a->len : 0;
+  guint b_len = b != NULL ? b->len : 0;
+
+  if (a_len != b_len)
+    return FALSE;
+  for (guint i = 0; i < a_len; i++)
+    if (!punch_multiaddr_equal (g_ptr_array_index (a, i), g_ptr_array_index (b, i)))
+      return FALSE;
+  return TRUE;
+}
+
 /**
  * punch_identify_service_set_extra_addrs:
  * @self: the service
  * @addrs: (nullable) (element-type PunchMultiaddr): addresses to advertise
  *   besides the listen addresses
  *
- * Connected peers learn the change by an identify push.
+ * Connected peers learn a change by an identify push.
  */
 void
 punch_identify_service_set_extra_addrs (PunchIdentifyService *self,
                                         GPtrArray            *addrs)
 {
   g_return_if_fail (PUNCH_IS_IDENTIFY_SERVICE (self));
+
+  /* Relay reservations refresh with the same addresses: no news, no push. */
+  if (addrs_equal (self->extra_addrs, addrs))
+    return;
 
   g_clear_pointer (&self->extra_addrs, g_ptr_array_unref);
   self->extra_addrs = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_multiaddr_unref);

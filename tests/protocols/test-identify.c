@@ -448,6 +448,12 @@ test_identify_push (Fixture       *f,
   PTEST_WAIT (f->client_identified > 0);
   g_assert_true (addrs_contain (punch_peer_info_get_addrs (info), extra));
   g_assert_cmpstr (punch_peer_info_get_agent_version (info), ==, agent);
+
+  /* The same addresses again: nothing new, no push. */
+  f->client_identified = 0;
+  punch_identify_service_set_extra_addrs (f->server_identify, extras);
+  ptest_spin (300);
+  g_assert_cmpuint (f->client_identified, ==, 0);
 }
 
 /* A push carrying only an agent changes only the agent. */
