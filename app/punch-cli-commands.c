@@ -201,6 +201,7 @@ struct _Cli
   gulong                closed_id;
   gulong                identified_id;
   gulong                identify_failed_id;
+  gulong                served_id;
 
   PunchMultiaddr       *target;
   PunchConnection      *connection;
@@ -348,6 +349,27 @@ on_identify_failed (PunchIdentifyService *identify,
   punch_cli_output_error (cli->out, context, error);
 }
 
+static void
+on_perf_served (PunchPerfService *perf,
+                PunchConnection  *connection,
+                guint64           received,
+                guint64           sent,
+                gdouble           receive_seconds,
+                gdouble           send_seconds,
+                gpointer          user_data)
+{
+  Cli *cli = user_data;
+  PunchPerfResult result = {
+    .uploaded = received,
+    .downloaded = sent,
+    .upload_seconds = receive_seconds,
+    .download_seconds = send_seconds,
+    .total_seconds = receive_seconds + send_seconds,
+  };
+
+  punch_cli_output_perf (cli->out, punch_connection_get_peer_id (connection), "server", &result);
+}
+
 static gboolean
 cli_start_host (Cli     *cli,
                 gboolean serve_perf,
@@ -371,6 +393,7 @@ cli_start_host (Cli     *cli,
                                          G_CALLBACK (on_identified), cli);
   cli->identify_failed_id = g_signal_connect (cli->identify, "failed",
                                               G_CALLBACK (on_identify_failed), cli);
+  cli->served_id = g_signal_connect (cli->perf, "served", G_CALLBACK (on_perf_served), cli);
   return TRUE;
 }
 
@@ -407,6 +430,7 @@ cli_teardown (Cli *cli)
       g_clear_signal_handler (&cli->closed_id, cli->host);
       g_clear_signal_handler (&cli->identified_id, cli->identify);
       g_clear_signal_handler (&cli->identify_failed_id, cli->identify);
+      g_clear_signal_handler (&cli->served_id, cli->perf);
       punch_host_close (cli->host);
 
       g_set_weak_pointer (&host, cli->host);
@@ -918,7 +942,7 @@ on_perf_done (GObject      *source,
   if (cli->finished)
     return;
 
-  punch_cli_output_perf (cli->out, punch_connection_get_peer_id (cli->connection), &perf);
+  punch_cli_output_perf (cli->out, punch_connection_get_peer_id (cli->connection), "client", &perf);
   cli_finish (cli, NULL);
 }
 

@@ -365,6 +365,7 @@ rate (guint64 bytes,
 void
 punch_cli_output_perf (PunchCliOutput        *self,
                        PunchPeerId           *peer_id,
+                       const char            *role,
                        const PunchPerfResult *result)
 {
   g_autoptr (JsonObject) event = event_new ("perf");
@@ -372,7 +373,7 @@ punch_cli_output_perf (PunchCliOutput        *self,
   gdouble down_rate = rate (result->downloaded, result->download_seconds);
 
   json_object_set_string_member (event, "peer_id", punch_peer_id_to_string (peer_id));
-  json_object_set_string_member (event, "role", "client");
+  json_object_set_string_member (event, "role", role);
   json_object_set_int_member (event, "uploaded", (gint64) result->uploaded);
   json_object_set_int_member (event, "downloaded", (gint64) result->downloaded);
   json_object_set_double_member (event, "upload_seconds", result->upload_seconds);
@@ -382,10 +383,11 @@ punch_cli_output_perf (PunchCliOutput        *self,
   json_object_set_double_member (event, "download_bytes_per_second", down_rate);
   event_print (self, event);
   human_print (self,
-               "Perf with %s:\n"
+               "Perf %s %s:\n"
                "  upload:   %" G_GUINT64_FORMAT " bytes in %.3f s (%.1f MB/s)\n"
                "  download: %" G_GUINT64_FORMAT " bytes in %.3f s (%.1f MB/s)\n"
                "  total:    %.3f s\n",
+               g_strcmp0 (role, "server") == 0 ? "served to" : "with",
                punch_peer_id_to_string (peer_id),
                result->uploaded, result->upload_seconds, up_rate / 1e6,
                result->downloaded, result->download_seconds, down_rate / 1e6,

@@ -43,8 +43,10 @@ void punch_cli_output_ping       (PunchCliOutput  *self,
                                   PunchPeerId     *peer_id,
                                   guint            seq,
                                   gint64           rtt_us);
+/* @role: "client" (we measured) or "server" (a peer measured against us) */
 void punch_cli_output_perf       (PunchCliOutput        *self,
                                   PunchPeerId           *peer_id,
+                                  const char            *role,
                                   const PunchPerfResult *result);
 /* Human text only: the same figures go in the result's members. */
 void punch_cli_output_ping_summary (PunchCliOutput *self,

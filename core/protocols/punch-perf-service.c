@@ -31,6 +31,13 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
+enum {
+  SIGNAL_SERVED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 static inline guint64
 read_be64 (const guint8 *p)
 {
@@ -58,11 +65,17 @@ block_for (guint64 remaining)
 
 typedef struct
 {
-  GIOStream     *stream;
-  PunchDeadline *idle;
-  guint8         header[8];
-  guint64        to_send;
-  guint64        drained;
+  PunchPerfService *self;                 /* not owned: valid while service_cancellable is not cancelled */
+  GCancellable     *service_cancellable;
+  PunchConnection  *connection;
+  GIOStream        *stream;
+  PunchDeadline    *idle;
+  guint8            header[8];
+  guint64           requested;
+  guint64           to_send;
+  guint64           drained;
+  gint64            started;
+  gint64            drained_at;
 } ServeOp;
 
 static void
@@ -78,9 +91,20 @@ serve_op_finish (ServeOp      *op,
       punch_protocol_abort_stream (op->stream);
     }
   else
-    punch_protocol_close_stream (op->stream);
+    {
+      gint64 now = g_get_monotonic_time ();
+
+      punch_protocol_close_stream (op->stream);
+      if (!g_cancellable_is_cancelled (op->service_cancellable))
+        g_signal_emit (op->self, signals[SIGNAL_SERVED], 0, op->connection,
+                       op->drained, op->requested,
+                       (op->drained_at - op->started) / (gdouble) G_USEC_PER_SEC,
+                       (now - op->drained_at) / (gdouble) G_USEC_PER_SEC);
+    }
 
   g_clear_object (&op->stream);
+  g_clear_object (&op->connection);
+  g_clear_object (&op->service_cancellable);
   g_clear_pointer (&op->idle, punch_deadline_free);
   g_free (op);
 }
@@ -142,6 +166,7 @@ on_serve_drained (GObject      *source,
     }
   if (n == 0)
     {
+      op->drained_at = g_get_monotonic_time ();
       g_debug ("Perf: received %" G_GUINT64_FORMAT " bytes, sending %" G_GUINT64_FORMAT,
                op->drained, op->to_send);
       serve_send_next (op);
@@ -185,7 +210,7 @@ on_serve_header (GObject      *source,
     }
 
   /* Any size is fine: it is streamed from a static block, never buffered. */
-  op->to_send = read_be64 (op->header);
+  op->requested = op->to_send = read_be64 (op->header);
   serve_drain_next (op);
 }
 
@@ -199,6 +224,10 @@ handle_perf (PunchHost       *host,
   PunchPerfService *self = user_data;
   ServeOp *op = g_new0 (ServeOp, 1);
 
+  op->self = self;
+  op->service_cancellable = g_object_ref (self->cancellable);
+  op->connection = g_object_ref (connection);
+  op->started = g_get_monotonic_time ();
   op->stream = g_object_ref (stream);
   op->idle = punch_deadline_new (self->cancellable, SERVE_IDLE_TIMEOUT_MS);
   g_input_stream_read_all_async (g_io_stream_get_input_stream (stream),
@@ -583,6 +612,25 @@ punch_perf_service_class_init (PunchPerfServiceClass *klass)
                           G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
                           G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * PunchPerfService::served:
+   * @self: the service
+   * @connection: the connection the run came on
+   * @received: bytes the peer uploaded
+   * @sent: bytes we sent back
+   * @receive_seconds: from the stream's start to the peer's EOF
+   * @send_seconds: from there to our last byte written
+   *
+   * A peer's perf run completed on our side (only when serving).
+   */
+  signals[SIGNAL_SERVED] =
+    g_signal_new ("served",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 5, PUNCH_TYPE_CONNECTION, G_TYPE_UINT64, G_TYPE_UINT64,
+                  G_TYPE_DOUBLE, G_TYPE_DOUBLE);
 }
 
 static void

@@ -20,7 +20,12 @@ typedef struct
 } PunchPerfResult;
 
 /* The server side of /perf/1.0.0 (libp2p/specs perf/perf.md) is registered
- * only when @serve is TRUE: the spec says it should not be on by default. */
+ * only when @serve is TRUE: the spec says it should not be on by default.
+ *
+ * Signals:
+ * - "served" (PunchConnection *connection, guint64 received, guint64 sent,
+ *   gdouble receive_seconds, gdouble send_seconds): a peer's run completed
+ */
 PunchPerfService *punch_perf_service_new (PunchHost *host, gboolean serve);
 
 void              punch_perf_service_run_async  (PunchPerfService   *self,

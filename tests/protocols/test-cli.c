@@ -589,6 +589,13 @@ test_cli_against_listener (Fixture       *f,
   g_assert_cmpfloat (json_object_get_double_member (event, "download_bytes_per_second"), >, 0);
   g_assert_true (json_object_has_member (event, "upload_seconds"));
   g_assert_true (json_object_has_member (event, "download_seconds"));
+  g_assert_cmpstr (json_object_get_string_member (event, "role"), ==, "client");
+  /* The listener reports the run it served, with the same counts. */
+  event = listener_wait_event (l, "perf", 0);
+  g_assert_cmpstr (json_object_get_string_member (event, "role"), ==, "server");
+  g_assert_cmpstr (json_object_get_string_member (event, "peer_id"), ==, dialer_id);
+  g_assert_cmpint (json_object_get_int_member (event, "uploaded"), ==, 1024 * 1024);
+  g_assert_cmpint (json_object_get_int_member (event, "downloaded"), ==, 3 * 1024 * 1024);
 
   /* dial: connection, identify, pings */
   dial = run_cli (f, "dialer.key", TRUE, "dial", l->addr, "--ping", "2", NULL);

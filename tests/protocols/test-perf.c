@@ -8,7 +8,29 @@ typedef struct
   PTestPair         pair;
   PunchPerfService *server_perf;
   PunchPerfService *client_perf;
+  guint             served;
+  guint64           served_received;
+  guint64           served_sent;
 } Fixture;
+
+static void
+on_served (PunchPerfService *perf,
+           PunchConnection  *connection,
+           guint64           received,
+           guint64           sent,
+           gdouble           receive_seconds,
+           gdouble           send_seconds,
+           gpointer          user_data)
+{
+  Fixture *f = user_data;
+
+  g_assert_true (connection == f->pair.server_connection);
+  g_assert_cmpfloat (receive_seconds, >=, 0);
+  g_assert_cmpfloat (send_seconds, >=, 0);
+  f->served++;
+  f->served_received = received;
+  f->served_sent = sent;
+}
 
 static void
 fixture_setup (Fixture       *f,
@@ -19,6 +41,7 @@ fixture_setup (Fixture       *f,
   ptest_pair_init (&f->pair);
   f->server_perf = punch_perf_service_new (f->pair.server, serve);
   f->client_perf = punch_perf_service_new (f->pair.client, FALSE);
+  g_signal_connect (f->server_perf, "served", G_CALLBACK (on_served), f);
 }
 
 static void
@@ -63,6 +86,11 @@ test_perf_exact_counts (Fixture       *f,
   g_assert_cmpfloat (result.total_seconds, >=, result.upload_seconds + result.download_seconds - 1e-6);
   g_test_message ("8 MiB each way: up %.0f MB/s, down %.0f MB/s",
                   size / result.upload_seconds / 1e6, size / result.download_seconds / 1e6);
+
+  /* The server counted the same. */
+  PTEST_WAIT (f->served == 1);
+  g_assert_cmpuint (f->served_received, ==, size);
+  g_assert_cmpuint (f->served_sent, ==, size);
 }
 
 /* Odd sizes: not multiples of the block size, and one direction empty. */
@@ -88,6 +116,9 @@ test_perf_odd_sizes (Fixture       *f,
       g_assert_no_error (error);
       g_assert_cmpuint (result.uploaded, ==, sizes[i][0]);
       g_assert_cmpuint (result.downloaded, ==, sizes[i][1]);
+      PTEST_WAIT (f->served == i + 1);
+      g_assert_cmpuint (f->served_received, ==, sizes[i][0]);
+      g_assert_cmpuint (f->served_sent, ==, sizes[i][1]);
     }
 }
 
