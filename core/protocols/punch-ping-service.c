@@ -184,6 +184,8 @@ typedef struct
   PingClient    *client;      /* valid while the task is current */
   PunchDeadline *deadline;
   gint64         started;
+  gboolean       reused;      /* sent on a stream an earlier ping opened */
+  gboolean       retried;
   guint8         sent[PUNCH_PING_SIZE];
   guint8         received[PUNCH_PING_SIZE];
 } PingOp;
@@ -215,6 +217,22 @@ ping_client_free (PingClient *client)
 }
 
 static void ping_client_run_next (PingClient *client);
+static void ping_client_start (PingClient *client);
+
+/* js's ping handler resets every stream 10 s after it opened, busy or not;
+ * go's after 10 s of silence. A ping that finds its reused stream gone is
+ * retried once on a new one rather than reported as lost. */
+static gboolean
+ping_should_retry (PingClient   *client,
+                   PingOp       *op,
+                   const GError *error)
+{
+  return op->reused && !op->retried &&
+         punch_connection_get_state (client->connection) == PUNCH_CONNECTION_STATE_OPEN &&
+         (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
+          g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE) ||
+          g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED));
+}
 
 /* Ends the current ping; the stream is dropped after any failure, since it
  * may hold half a ping. */
@@ -223,10 +241,26 @@ ping_client_complete (PingClient *client,
                       gint64      rtt,
                       GError     *error)
 {
-  g_autoptr (GTask) task = g_steal_pointer (&client->current);
-  PunchPingService *self = g_task_get_source_object (task);
-  PingOp *op = g_task_get_task_data (task);
+  g_autoptr (GTask) task = NULL;
+  PunchPingService *self;
+  PingOp *op = g_task_get_task_data (client->current);
 
+  if (error != NULL && ping_should_retry (client, op, error))
+    {
+      g_debug ("Ping stream to %s went away (%s); retrying on a new one",
+               punch_peer_id_to_string (punch_connection_get_peer_id (client->connection)),
+               error->message);
+      g_error_free (error);
+      op->retried = TRUE;
+      if (client->stream != NULL)
+        punch_protocol_abort_stream (client->stream);
+      g_clear_object (&client->stream);
+      ping_client_start (client);
+      return;
+    }
+
+  task = g_steal_pointer (&client->current);
+  self = g_task_get_source_object (task);
   op->client = NULL;
   if (error != NULL)
     {
@@ -347,7 +381,6 @@ on_ping_stream_opened (GObject      *source,
 static void
 ping_client_run_next (PingClient *client)
 {
-  static const char * const protocols[] = { PUNCH_PING_PROTOCOL, NULL };
   PingOp *op;
 
   g_assert (client->current == NULL);
@@ -365,7 +398,17 @@ ping_client_run_next (PingClient *client)
   op = g_task_get_task_data (client->current);
   op->client = client;
   op->deadline = punch_deadline_new (g_task_get_cancellable (client->current), PING_TIMEOUT_MS);
+  ping_client_start (client);
+}
 
+/* Sends the current ping, on a new stream when there is none. */
+static void
+ping_client_start (PingClient *client)
+{
+  static const char * const protocols[] = { PUNCH_PING_PROTOCOL, NULL };
+  PingOp *op = g_task_get_task_data (client->current);
+
+  op->reused = client->stream != NULL;
   if (client->stream == NULL)
     punch_connection_open_stream_async (client->connection, protocols,
                                         punch_deadline_get_cancellable (op->deadline),

@@ -255,6 +255,85 @@ test_ping_closed_connection (Fixture       *f,
   g_assert_true (error->domain == G_IO_ERROR);
 }
 
+/* A server that answers one ping per stream, then closes it (as js's
+ * handler resets streams 10 s old): the client retries on a new stream. */
+typedef struct
+{
+  GIOStream *stream;
+  guint8     buffer[PUNCH_PING_SIZE];
+  guint     *streams;
+} OneEcho;
+
+static void
+on_one_echo_written (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  OneEcho *echo = user_data;
+
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
+  g_io_stream_close_async (echo->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+  g_object_unref (echo->stream);
+  g_free (echo);
+}
+
+static void
+on_one_echo_read (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  OneEcho *echo = user_data;
+  gsize n = 0;
+
+  if (!g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &n, NULL) ||
+      n < PUNCH_PING_SIZE)
+    {
+      g_object_unref (echo->stream);
+      g_free (echo);
+      return;
+    }
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (echo->stream),
+                                   echo->buffer, PUNCH_PING_SIZE, G_PRIORITY_DEFAULT, NULL,
+                                   on_one_echo_written, echo);
+}
+
+static void
+handle_one_echo (PunchHost       *host,
+                 PunchConnection *connection,
+                 GIOStream       *stream,
+                 const char      *protocol,
+                 gpointer         user_data)
+{
+  OneEcho *echo = g_new0 (OneEcho, 1);
+  guint *streams = user_data;
+
+  (*streams)++;
+  echo->stream = g_object_ref (stream);
+  g_input_stream_read_all_async (g_io_stream_get_input_stream (stream), echo->buffer,
+                                 PUNCH_PING_SIZE, G_PRIORITY_DEFAULT, NULL, on_one_echo_read, echo);
+}
+
+static void
+test_ping_retry_after_close (Fixture       *f,
+                             gconstpointer  data)
+{
+  guint streams = 0;
+
+  punch_host_set_stream_handler (f->pair.server, PUNCH_PING_PROTOCOL, handle_one_echo, &streams, NULL);
+  ptest_pair_connect (&f->pair);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr (GError) error = NULL;
+
+      g_assert_cmpint (ping (f, &error), >, 0);
+      g_assert_no_error (error);
+      /* Let the server's close arrive before the next ping. */
+      ptest_spin (50);
+    }
+  /* One stream per ping: each later ping found its stream closed. */
+  g_assert_cmpuint (streams, ==, 3);
+}
+
 /* The server echoes on at most two streams from one peer. */
 typedef struct
 {
@@ -391,6 +470,7 @@ main (int    argc,
   ADD ("/core/ping/closed-connection", test_ping_closed_connection);
   ADD ("/core/ping/inbound-limit", test_ping_inbound_limit);
   ADD ("/core/ping/idle-close", test_ping_idle_close);
+  ADD ("/core/ping/retry-after-close", test_ping_retry_after_close);
 #undef ADD
 
   return g_test_run ();
