@@ -957,6 +957,37 @@ test_identify (Fixture       *f,
   CHECK (f, status == 0, "%s: exit status %d after SIGTERM", listener->name, status);
 }
 
+/* Waits for @n "perf" events with role "server" from @listener, each with
+ * exactly @bytes each way. */
+static gboolean
+check_served (Child   *listener,
+              guint    n,
+              double   bytes,
+              GError **error)
+{
+  while (child_count_events (listener, "perf") < n)
+    if (child_wait_event (listener, "perf", EVENT_TIMEOUT_S, error) == NULL)
+      {
+        g_prefix_error (error, "%u of %u served perf runs: ", child_count_events (listener, "perf"), n);
+        return FALSE;
+      }
+  for (guint i = 0; i < n; i++)
+    {
+      JsonObject *served = child_find_event (listener, "perf", i);
+
+      if (g_strcmp0 (get_str (served, "role"), "server") != 0 ||
+          get_num (served, "uploaded") != bytes || get_num (served, "downloaded") != bytes)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                       "%s: served run %u: role %s, received %.0f, sent %.0f, expected %.0f",
+                       listener->name, i, get_str (served, "role"),
+                       get_num (served, "uploaded"), get_num (served, "downloaded"), bytes);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 static void
 test_perf (Fixture       *f,
            gconstpointer  data)
@@ -992,19 +1023,9 @@ test_perf (Fixture       *f,
                   get_num (perf, "upload_bytes_per_second") / 1e6,
                   get_num (perf, "download_bytes_per_second") / 1e6);
 
-  /* Our js server reports what it received and sent: exact counts there too. */
-  if (pair->listener == PEER_JS)
-    {
-      JsonObject *served = child_find_event (listener, "perf", 0);
-
-      if (served == NULL)
-        served = child_wait_event (listener, "perf", EVENT_TIMEOUT_S, &error);
-      CHECK (f, served != NULL, "%s: no perf event: %s", listener->name, error->message);
-      CHECK (f, get_num (served, "uploaded") == PERF_BYTES,
-             "%s: received %.0f bytes", listener->name, get_num (served, "uploaded"));
-      CHECK (f, get_num (served, "downloaded") == PERF_BYTES,
-             "%s: sent %.0f bytes", listener->name, get_num (served, "downloaded"));
-    }
+  /* Both servers report each run they served (role "server", counts from
+   * the client's point of view): exact counts on that side too. */
+  CHECK (f, check_served (listener, 1, PERF_BYTES, &error), "%s", error->message);
   status = child_stop (listener);
   CHECK (f, status == 0, "%s: exit status %d after SIGTERM", listener->name, status);
 }
@@ -1042,6 +1063,7 @@ test_perf_parallel (Fixture       *f,
   CHECK (f, child_count_events (dialer, "perf") == PARALLEL_STREAMS,
          "%s: %u perf events, expected %d", dialer->name, child_count_events (dialer, "perf"),
          PARALLEL_STREAMS);
+  CHECK (f, check_served (listener, PARALLEL_STREAMS, PARALLEL_BYTES, &error), "%s", error->message);
   for (guint i = 0; i < PARALLEL_STREAMS; i++)
     {
       JsonObject *perf = child_find_event (dialer, "perf", i);
