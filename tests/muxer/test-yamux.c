@@ -1097,19 +1097,28 @@ test_close (Fixture       *f,
 
 /* Raw peer: the test plays the remote side frame by frame. */
 
+/* Sends without blocking the main loop: the session must keep reading
+ * while a large frame goes out. */
 static void
 raw_send (Fixture    *f,
           const void *data,
           gsize       len)
 {
   const guint8 *p = data;
+  gint64 deadline = g_get_monotonic_time () + DEADLINE_S * G_USEC_PER_SEC;
 
   while (len > 0)
     {
-      ssize_t n = write (f->raw_fd, p, len);
+      ssize_t n = send (f->raw_fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 
-      if (n < 0 && errno == EINTR)
-        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        {
+          if (g_get_monotonic_time () > deadline)
+            g_error ("timed out sending to the session");
+          g_main_context_iteration (NULL, FALSE);
+          g_usleep (100);
+          continue;
+        }
       g_assert_cmpint (n, >, 0);
       p += n;
       len -= n;
@@ -1207,6 +1216,48 @@ raw_expect (Fixture *f,
   g_assert_cmpuint (frame.flags, ==, flags);
   g_assert_cmpuint (frame.id, ==, id);
   g_assert_cmpuint (frame.length, ==, length);
+}
+
+/* Runs the loop for @ms while collecting what the session sends, then
+ * drops ping frames: returns how many bytes of other frames arrived. */
+static gsize
+raw_collect (Fixture *f,
+             guint    ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * 1000;
+  gsize pos = 0;
+
+  while (g_get_monotonic_time () < end)
+    {
+      struct pollfd pfd = { f->raw_fd, POLLIN, 0 };
+
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      if (poll (&pfd, 1, 2) > 0)
+        {
+          guint8 buf[65536];
+          ssize_t n = read (f->raw_fd, buf, sizeof buf);
+
+          if (n <= 0)
+            {
+              f->raw_eof = TRUE;
+              break;
+            }
+          g_byte_array_append (f->raw_rx, buf, n);
+        }
+    }
+
+  while (pos + 12 <= f->raw_rx->len)
+    {
+      const guint8 *p = f->raw_rx->data + pos;
+      gsize len = 12 + (p[1] == 0 ? (((gsize) p[8] << 24) | (p[9] << 16) | (p[10] << 8) | p[11]) : 0);
+
+      if (p[1] == 2)
+        g_byte_array_remove_range (f->raw_rx, pos, 12);
+      else
+        pos += len;
+    }
+  return f->raw_rx->len;
 }
 
 static void
@@ -1418,9 +1469,8 @@ test_window_violation_send (Fixture       *f,
       g_bytes_unref (frame.payload);
     }
   g_assert_cmpuint (seen, ==, PUNCH_YAMUX_INITIAL_WINDOW);
-  spin_for (50);
+  g_assert_cmpuint (raw_collect (f, 50), ==, 0);
   g_assert_null (result);
-  g_assert_cmpuint (f->raw_rx->len, ==, 0);
   raw_frame (f, 1, 0, 1, 1000, NULL, 0);
   WAIT_FOR (result != NULL);
   g_assert_true (raw_next (f, &frame, FALSE));
@@ -1604,6 +1654,90 @@ test_ping_flood (Fixture       *f,
 }
 
 static void
+test_syn_window_delta (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autofree guint8 *big = g_malloc0 (4 * 1024 * 1024);
+  PunchYamuxStream *stream;
+  gsize seen = 0;
+  Frame frame;
+
+  /* A remote with a bigger initial window announces it on the SYN. */
+  punch_yamux_session_start (f->client);
+  raw_frame (f, 1, 1, 2, 1024 * 1024, NULL, 0);
+  raw_expect (f, 1, 2, 2, 0);
+  WAIT_FOR (f->client_accepted->len == 1);
+  stream = f->client_accepted->pdata[0];
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (stream)),
+                                   big, 4 * 1024 * 1024, G_PRIORITY_DEFAULT, NULL, store_result, &result);
+  while (seen < PUNCH_YAMUX_INITIAL_WINDOW + 1024 * 1024)
+    {
+      g_assert_true (raw_next (f, &frame, FALSE));
+      g_assert_cmpuint (frame.type, ==, 0);
+      g_assert_cmpuint (frame.id, ==, 2);
+      seen += frame.length;
+      g_bytes_unref (frame.payload);
+    }
+  g_assert_cmpuint (seen, ==, PUNCH_YAMUX_INITIAL_WINDOW + 1024 * 1024);
+  g_assert_cmpuint (raw_collect (f, 50), ==, 0);
+  g_assert_null (result);
+  punch_yamux_stream_reset (stream);
+  WAIT_FOR (result != NULL);
+}
+
+static void
+test_grant_at_half (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autofree guint8 *chunk = g_malloc0 (PUNCH_YAMUX_MAX_FRAME);
+  g_autofree guint8 *buf = g_malloc (PUNCH_YAMUX_INITIAL_WINDOW);
+  g_autoptr (GError) error = NULL;
+  PunchYamuxStream *stream;
+  gsize got = 0;
+  Frame frame;
+
+  punch_yamux_session_start (f->client);
+  raw_frame (f, 1, 1, 2, 0, NULL, 0);
+  raw_expect (f, 1, 2, 2, 0);
+  WAIT_FOR (f->client_accepted->len == 1);
+  stream = f->client_accepted->pdata[0];
+  for (guint i = 0; i < 4; i++)
+    raw_frame (f, 0, 0, 2, PUNCH_YAMUX_MAX_FRAME, chunk, PUNCH_YAMUX_MAX_FRAME);
+  WAIT_FOR (punch_yamux_stream_get_bytes_received (stream) == PUNCH_YAMUX_INITIAL_WINDOW);
+
+  /* Just under half read: no grant yet. */
+  while (got < PUNCH_YAMUX_INITIAL_WINDOW / 2 - 1)
+    {
+      gssize n = read_some (stream, buf, PUNCH_YAMUX_INITIAL_WINDOW / 2 - 1 - got, &error);
+
+      g_assert_no_error (error);
+      got += n;
+    }
+  g_assert_cmpuint (raw_collect (f, 50), ==, 0);
+
+  /* One more byte reaches half: the remote gets at least what was read. */
+  g_assert_cmpint (read_some (stream, buf, 1, &error), ==, 1);
+  g_assert_true (raw_next (f, &frame, FALSE));
+  g_bytes_unref (frame.payload);
+  g_assert_cmpuint (frame.type, ==, 1);
+  g_assert_cmpuint (frame.flags, ==, 0);
+  g_assert_cmpuint (frame.id, ==, 2);
+  g_assert_cmpuint (frame.length, >=, PUNCH_YAMUX_INITIAL_WINDOW / 2);
+  g_assert_cmpuint (frame.length, <=, PUNCH_YAMUX_INITIAL_WINDOW / 2 + PUNCH_YAMUX_INITIAL_WINDOW);
+
+  /* The remote may now send what it was granted, and no more. */
+  {
+    gsize allowed = stream->recv_window;
+
+    g_assert_cmpuint (allowed, ==, frame.length);
+    raw_frame (f, 0, 0, 2, allowed + 1, NULL, 0);
+    WAIT_FOR (f->client_closed);
+    g_assert_error (f->client_error, PUNCH_ERROR, PUNCH_ERROR_PROTOCOL);
+  }
+}
+
+static void
 test_unhandled_stream (Fixture       *f,
                        gconstpointer  data)
 {
@@ -1652,6 +1786,8 @@ main (int    argc,
   ADD ("keepalive-timeout", test_keepalive_timeout, TRUE);
   ADD ("unhandled-stream", test_unhandled_stream, TRUE);
   ADD ("ping-flood", test_ping_flood, TRUE);
+  ADD ("syn-window-delta", test_syn_window_delta, TRUE);
+  ADD ("grant-at-half", test_grant_at_half, TRUE);
   for (guint i = 0; i < G_N_ELEMENTS (bad_inputs); i++)
     {
       g_autofree char *path = g_strdup_printf ("/core/yamux/protocol-error/%s", bad_inputs[i].name);
