@@ -1723,8 +1723,11 @@ test_grant_at_half (Fixture       *f,
   g_assert_cmpuint (frame.type, ==, 1);
   g_assert_cmpuint (frame.flags, ==, 0);
   g_assert_cmpuint (frame.id, ==, 2);
-  g_assert_cmpuint (frame.length, >=, PUNCH_YAMUX_INITIAL_WINDOW / 2);
-  g_assert_cmpuint (frame.length, <=, PUNCH_YAMUX_INITIAL_WINDOW / 2 + PUNCH_YAMUX_INITIAL_WINDOW);
+  /* The RTT is unknown (the raw peer never answered our ping), so the
+   * window doubles: the grant is what was read plus the growth. */
+  g_assert_cmpint (punch_yamux_session_get_rtt (f->client), ==, 0);
+  g_assert_cmpuint (frame.length, ==, PUNCH_YAMUX_INITIAL_WINDOW / 2 + PUNCH_YAMUX_INITIAL_WINDOW);
+  g_assert_cmpuint (stream->recv_window_max, ==, 2 * PUNCH_YAMUX_INITIAL_WINDOW);
 
   /* The remote may now send what it was granted, and no more. */
   {
@@ -1735,6 +1738,51 @@ test_grant_at_half (Fixture       *f,
     WAIT_FOR (f->client_closed);
     g_assert_error (f->client_error, PUNCH_ERROR, PUNCH_ERROR_PROTOCOL);
   }
+}
+
+static void
+test_grant_no_growth (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autofree guint8 *chunk = g_malloc0 (PUNCH_YAMUX_MAX_FRAME);
+  g_autofree guint8 *buf = g_malloc (PUNCH_YAMUX_INITIAL_WINDOW);
+  g_autoptr (GError) error = NULL;
+  PunchYamuxStream *stream;
+  gsize got = 0;
+  gint64 rtt;
+  Frame frame;
+
+  /* With a known RTT, a reader slower than 4 RTTs per half window does
+   * not grow the window: the grant is exactly what was read. */
+  punch_yamux_session_start (f->client);
+  g_assert_true (raw_next (f, &frame, TRUE));
+  g_bytes_unref (frame.payload);
+  g_assert_cmpuint (frame.type, ==, 2);
+  raw_frame (f, 2, 2, 0, frame.length, NULL, 0);
+  WAIT_FOR (punch_yamux_session_get_rtt (f->client) > 0);
+  rtt = punch_yamux_session_get_rtt (f->client);
+
+  raw_frame (f, 1, 1, 2, 0, NULL, 0);
+  raw_expect (f, 1, 2, 2, 0);
+  WAIT_FOR (f->client_accepted->len == 1);
+  stream = f->client_accepted->pdata[0];
+  for (guint i = 0; i < 4; i++)
+    raw_frame (f, 0, 0, 2, PUNCH_YAMUX_MAX_FRAME, chunk, PUNCH_YAMUX_MAX_FRAME);
+  WAIT_FOR (punch_yamux_stream_get_bytes_received (stream) == PUNCH_YAMUX_INITIAL_WINDOW);
+  spin_for (MAX (20, 5 * rtt / 1000 + 5));
+
+  while (got < PUNCH_YAMUX_INITIAL_WINDOW / 2)
+    {
+      gssize n = read_some (stream, buf, PUNCH_YAMUX_INITIAL_WINDOW / 2 - got, &error);
+
+      g_assert_no_error (error);
+      got += n;
+    }
+  g_assert_true (raw_next (f, &frame, FALSE));
+  g_bytes_unref (frame.payload);
+  g_assert_cmpuint (frame.type, ==, 1);
+  g_assert_cmpuint (frame.length, ==, PUNCH_YAMUX_INITIAL_WINDOW / 2);
+  g_assert_cmpuint (stream->recv_window_max, ==, PUNCH_YAMUX_INITIAL_WINDOW);
 }
 
 static void
@@ -1788,6 +1836,7 @@ main (int    argc,
   ADD ("ping-flood", test_ping_flood, TRUE);
   ADD ("syn-window-delta", test_syn_window_delta, TRUE);
   ADD ("grant-at-half", test_grant_at_half, TRUE);
+  ADD ("grant-no-growth", test_grant_no_growth, TRUE);
   for (guint i = 0; i < G_N_ELEMENTS (bad_inputs); i++)
     {
       g_autofree char *path = g_strdup_printf ("/core/yamux/protocol-error/%s", bad_inputs[i].name);
