@@ -10,6 +10,10 @@
 /* A peer that stops sending or reading for this long loses its stream:
  * inbound runs must not pin streams forever. */
 #define SERVE_IDLE_TIMEOUT_MS 30000
+/* Concurrent inbound runs, all peers together (js allows 8 per peer and
+ * connection): each is a full-speed stream, and perf serves measures, not
+ * crowds. */
+#define MAX_INBOUND_RUNS 16
 
 struct _PunchPerfService
 {
@@ -18,6 +22,7 @@ struct _PunchPerfService
   PunchHost    *host;
   gboolean      serve;
   GCancellable *cancellable;  /* cancelled in dispose: ends inbound runs */
+  guint         n_inbound;
 };
 
 G_DEFINE_FINAL_TYPE (PunchPerfService, punch_perf_service, G_TYPE_OBJECT)
@@ -101,6 +106,9 @@ serve_op_finish (ServeOp      *op,
                        (op->drained_at - op->started) / (gdouble) G_USEC_PER_SEC,
                        (now - op->drained_at) / (gdouble) G_USEC_PER_SEC);
     }
+
+  if (!g_cancellable_is_cancelled (op->service_cancellable))
+    op->self->n_inbound--;
 
   g_clear_object (&op->stream);
   g_clear_object (&op->connection);
@@ -222,8 +230,17 @@ handle_perf (PunchHost       *host,
              gpointer         user_data)
 {
   PunchPerfService *self = user_data;
-  ServeOp *op = g_new0 (ServeOp, 1);
+  ServeOp *op;
 
+  if (self->n_inbound >= MAX_INBOUND_RUNS)
+    {
+      g_debug ("Refusing a perf run: %u already running", self->n_inbound);
+      punch_protocol_abort_stream (stream);
+      return;
+    }
+  self->n_inbound++;
+
+  op = g_new0 (ServeOp, 1);
   op->self = self;
   op->service_cancellable = g_object_ref (self->cancellable);
   op->connection = g_object_ref (connection);

@@ -235,6 +235,40 @@ test_perf_truncated_request (Fixture       *f,
   PTEST_WAIT (done);
 }
 
+/* At most 16 runs at once: quiet streams hold the slots. */
+static void
+test_perf_inbound_limit (Fixture       *f,
+                         gconstpointer  data)
+{
+  static const char * const protocols[] = { PUNCH_PERF_PROTOCOL, NULL };
+  GIOStream *held[16] = { NULL, };
+  g_autoptr (GError) error = NULL;
+  PunchPerfResult result;
+
+  ptest_pair_connect (&f->pair);
+  for (guint i = 0; i < G_N_ELEMENTS (held); i++)
+    {
+      punch_connection_open_stream_async (f->pair.connection, protocols, NULL, on_truncated_opened, &held[i]);
+      PTEST_WAIT (held[i] != NULL);
+    }
+  /* Let the server take them all. */
+  ptest_spin (100);
+
+  g_assert_false (run (f, 10, 10, NULL, &error));
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+
+  /* One slot frees: runs go through again. */
+  g_io_stream_close_async (held[0], G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+  ptest_spin (100);
+  g_assert_true (run (f, 10, 10, &result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (result.downloaded, ==, 10);
+
+  for (guint i = 0; i < G_N_ELEMENTS (held); i++)
+    g_clear_object (&held[i]);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -253,6 +287,8 @@ main (int    argc,
               fixture_setup, test_perf_long_download, fixture_teardown);
   g_test_add ("/core/perf/truncated-request", Fixture, GINT_TO_POINTER (TRUE),
               fixture_setup, test_perf_truncated_request, fixture_teardown);
+  g_test_add ("/core/perf/inbound-limit", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_setup, test_perf_inbound_limit, fixture_teardown);
 
   return g_test_run ();
 }
