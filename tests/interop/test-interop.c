@@ -1080,7 +1080,8 @@ test_perf_parallel (Fixture       *f,
 /* More than 10 s of pings, one a second: js's ping handler aborts every
  * inbound ping stream 10 s after it opened (AbortSignal.timeout(10000) in
  * @libp2p/ping's handlePing), so a client that keeps one stream for all its
- * pings, as ours does, must open a new one then without losing a ping. */
+ * pings, as ours does, must open a new one then without losing a ping
+ * (fixed in c1fa4da, "ping: retry once on a new stream"). */
 static void
 test_ping_long (Fixture       *f,
                 gconstpointer  data)
@@ -1109,16 +1110,8 @@ test_ping_long (Fixture       *f,
   CHECK_COMMAND_OK (f, dialer, status, error);
   n_pings = child_count_events (dialer, "ping");
   n_errors = child_count_events (dialer, "error");
-  if (pair->dialer == PEER_C && pair->listener == PEER_JS && n_pings == 12 && n_errors == 1)
-    {
-      const char *msg = get_str (child_find_event (dialer, "error", 0), "message");
-
-      /* Known, not yet fixed: recorded as TODO rather than failed. */
-      g_test_incomplete_printf ("one ping lost when js reset the 10 s old ping stream: %s", msg);
-    }
-  else
-    CHECK (f, n_pings == 13 && n_errors == 0, "%s: %u pings, %u errors", dialer->name,
-           n_pings, n_errors);
+  CHECK (f, n_pings == 13 && n_errors == 0, "%s: %u pings, %u errors", dialer->name,
+         n_pings, n_errors);
   status = child_stop (listener);
   CHECK (f, status == 0, "%s: exit status %d after SIGTERM", listener->name, status);
 }
