@@ -385,8 +385,11 @@ verify_peer (X509_STORE_CTX *store,
   return 1;
 
 fail:
+  /* A refused certificate gets a bad_certificate alert; the wrong peer a
+   * handshake_failure. */
+  X509_STORE_CTX_set_error (store, g_error_matches (error, PUNCH_ERROR, PUNCH_ERROR_PEER_ID_MISMATCH)
+                                   ? X509_V_ERR_APPLICATION_VERIFICATION : X509_V_ERR_CERT_REJECTED);
   self->verify_error = error;
-  X509_STORE_CTX_set_error (store, X509_V_ERR_APPLICATION_VERIFICATION);
   return 0;
 }
 
@@ -547,7 +550,7 @@ step_read (PunchTlsEngine *self)
   else if (self->read_error != NULL)
     g_task_return_error (task, g_error_copy (self->read_error));
   else if (self->eof && mid_record (self))
-    g_task_return_error (task, eof_error (self, "before the end of a record"));
+    g_task_return_error (task, eof_error (self, "while reading"));
   else if (self->eof)
     {
       /* A peer that just closes the socket at a record boundary has ended
@@ -726,6 +729,23 @@ punch_tls_engine_new (GIOStream          *base,
   return g_steal_pointer (&self);
 }
 
+gboolean
+punch_tls_engine_use_certificate (PunchTlsEngine *self,
+                                  X509           *cert,
+                                  EVP_PKEY       *key,
+                                  X509           *extra,
+                                  GError        **error)
+{
+  g_return_val_if_fail (self->handshake_task == NULL && !self->handshake_done, FALSE);
+
+  ERR_clear_error ();
+  if (SSL_use_certificate (self->ssl, cert) != 1 ||
+      SSL_use_PrivateKey (self->ssl, key) != 1 ||
+      (extra != NULL && SSL_add1_chain_cert (self->ssl, extra) != 1))
+    return punch_set_openssl_error (error, "TLS certificate setup");
+  return TRUE;
+}
+
 void
 punch_tls_engine_handshake_async (PunchTlsEngine     *self,
                                   int                 io_priority,
@@ -828,7 +848,7 @@ punch_tls_engine_read_nonblocking (PunchTlsEngine *self,
       ERR_clear_error ();
       if (self->eof && mid_record (self))
         {
-          g_propagate_error (error, eof_error (self, "before the end of a record"));
+          g_propagate_error (error, eof_error (self, "while reading"));
           return -1;
         }
       *would_block = !self->eof;

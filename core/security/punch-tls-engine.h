@@ -8,6 +8,7 @@
  * a time (GIO's pending flags guarantee it for the halves). */
 
 #include <gio/gio.h>
+#include <openssl/x509.h>
 
 #include "punch-private-key.h"
 
@@ -24,6 +25,13 @@ PunchTlsEngine *punch_tls_engine_new   (GIOStream          *base,
                                         PunchPeerId        *expected,
                                         const char * const *muxers,
                                         GError            **error);
+/* Replaces the generated certificate, before the handshake: for tests that
+ * play a misbehaving peer (expired certificate, a chain of two). */
+gboolean        punch_tls_engine_use_certificate (PunchTlsEngine *self,
+                                                  X509           *cert,
+                                                  EVP_PKEY       *key,
+                                                  X509           *extra,
+                                                  GError        **error);
 PunchTlsEngine *punch_tls_engine_ref   (PunchTlsEngine *self);
 void            punch_tls_engine_unref (PunchTlsEngine *self);
 
