@@ -475,7 +475,7 @@ typedef struct
 static void
 test_cert_refused (void)
 {
-  static const RefusedCase cases[] = {
+  const RefusedCase cases[] = {
     { "good", -60, 3600, CERT_GOOD, -1, NULL },
     { "expired", -7200, -3600, CERT_GOOD, PUNCH_ERROR_PROTOCOL, "expired" },
     { "not-yet-valid", 3600, 7200, CERT_GOOD, PUNCH_ERROR_PROTOCOL, "not valid yet" },
