@@ -232,6 +232,14 @@ handle_perf (PunchHost       *host,
   PunchPerfService *self = user_data;
   ServeOp *op;
 
+  /* A limited (relayed) connection has a data budget a perf run would
+   * only exhaust; js does not serve perf there either. */
+  if (punch_connection_get_limited (connection))
+    {
+      g_debug ("Refusing a perf run on a limited connection");
+      punch_protocol_abort_stream (stream);
+      return;
+    }
   if (self->n_inbound >= MAX_INBOUND_RUNS)
     {
       g_debug ("Refusing a perf run: %u already running", self->n_inbound);
