@@ -177,6 +177,9 @@ typedef struct
   GIOStream       *stream;    /* NULL until opened, and after a failure */
   GQueue           queue;     /* GTask waiting for their turn */
   GTask           *current;
+  /* Set while a ping's callback runs: it may close the connection, which
+   * must not free us under our feet. */
+  gboolean         completing;
 } PingClient;
 
 typedef struct
@@ -262,6 +265,7 @@ ping_client_complete (PingClient *client,
   task = g_steal_pointer (&client->current);
   self = g_task_get_source_object (task);
   op->client = NULL;
+  client->completing = TRUE;
   if (error != NULL)
     {
       punch_deadline_adjust_error (op->deadline, &error, "Ping");
@@ -272,12 +276,17 @@ ping_client_complete (PingClient *client,
     }
   else
     g_task_return_int (task, rtt);
+  client->completing = FALSE;
 
   /* The connection may have closed meanwhile and left us unregistered; and a
    * callback run from g_task_return_*() may already have started the next
    * ping. */
   if (g_hash_table_lookup (self->outbound, client->connection) != client)
-    ping_client_free (client);
+    {
+      /* A ping started by the callback frees us when it completes. */
+      if (client->current == NULL)
+        ping_client_free (client);
+    }
   else if (client->current == NULL)
     ping_client_run_next (client);
 }
@@ -486,11 +495,12 @@ punch_ping_service_ping_finish (PunchPingService *self,
   return g_task_propagate_int (G_TASK (result), error);
 }
 
-/* A client whose ping is running is freed when that ping completes. */
+/* A client whose ping is running (or completing) is freed when that ping
+ * completes. */
 static gboolean
 drop_idle_client (PingClient *client)
 {
-  if (client->current != NULL)
+  if (client->current != NULL || client->completing)
     return FALSE;
   ping_client_free (client);
   return TRUE;

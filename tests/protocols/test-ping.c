@@ -97,6 +97,55 @@ test_ping_concurrent (Fixture       *f,
     }
 }
 
+/* A callback may close the connection, or ping again and then close it. */
+typedef struct
+{
+  Fixture      *f;
+  gboolean      ping_again;
+  guint         done;
+  GAsyncResult *again;
+} CloseInCallback;
+
+static void
+on_pong_close (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  CloseInCallback *c = user_data;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpint (punch_ping_service_ping_finish (PUNCH_PING_SERVICE (source), result, &error), >, 0);
+  g_assert_no_error (error);
+  if (c->ping_again)
+    punch_ping_service_ping_async (c->f->client_ping, c->f->pair.connection, NULL,
+                                   ptest_store_result, &c->again);
+  punch_connection_close (c->f->pair.connection);
+  c->done++;
+}
+
+static void
+test_ping_close_in_callback (Fixture       *f,
+                             gconstpointer  data)
+{
+  CloseInCallback c = { f, GPOINTER_TO_INT (data), 0, NULL };
+
+  ptest_pair_connect (&f->pair);
+  /* A first ping so that the second one's callback runs outside the
+   * iteration that started it (synchronously from g_task_return_*()). */
+  punch_ping_service_ping_async (f->client_ping, f->pair.connection, NULL, on_pong_close, &c);
+  PTEST_WAIT (c.done == 1);
+  if (c.ping_again)
+    {
+      g_autoptr (GError) error = NULL;
+
+      PTEST_WAIT (c.again != NULL);
+      g_assert_cmpint (punch_ping_service_ping_finish (f->client_ping, c.again, &error), ==, -1);
+      g_assert_nonnull (error);
+      g_clear_object (&c.again);
+    }
+  ptest_spin (50);
+}
+
 /* A server answering each ping with the payload's bits flipped. */
 typedef struct
 {
@@ -471,6 +520,10 @@ main (int    argc,
   ADD ("/core/ping/inbound-limit", test_ping_inbound_limit);
   ADD ("/core/ping/idle-close", test_ping_idle_close);
   ADD ("/core/ping/retry-after-close", test_ping_retry_after_close);
+  g_test_add ("/core/ping/close-in-callback", Fixture, GINT_TO_POINTER (FALSE),
+              fixture_setup, test_ping_close_in_callback, fixture_teardown);
+  g_test_add ("/core/ping/ping-and-close-in-callback", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_setup, test_ping_close_in_callback, fixture_teardown);
 #undef ADD
 
   return g_test_run ();
