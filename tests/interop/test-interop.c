@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Interop with unmodified js-libp2p 3 peers over loopback TCP: each direction
- * of dial, ping, identify and perf between `punchline-cli --json` and
- * tests/interop/peer.mjs, which print the same JSON-lines events
- * (docs/cli-events.md). A js↔js case proves the harness itself.
+ * Interop with unmodified js-libp2p 3 peers over loopback TCP, each way
+ * (/interop/js-dials-c/…, /interop/c-dials-js/…): dial and ping on one
+ * stream, js's stream-per-ping service, identify, perf with exact byte
+ * counts, parallel perf streams, secp256k1 and RSA js identities, and pings
+ * past js's 10 s ping-stream limit. `punchline-cli --json` and
+ * tests/interop/peer.mjs print the same JSON-lines events
+ * (docs/cli-events.md); the /interop/js-js/… cases prove the harness itself.
+ * Every peer has its own identity in a temporary folder; children are
+ * killed by PID in the teardown, and by the kernel if this program dies.
  *
  * PUNCH_CLI is the CLI to test, PUNCH_INTEROP_DIR the folder holding peer.mjs
  * and node_modules (from `npm ci`).
  */
-#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <string.h>
