@@ -20,6 +20,7 @@ struct _PunchConnection
   PunchConnectionState       state;
   char                      *security;
   char                      *muxer;
+  char                      *cipher;
   gboolean                   relayed;
   gboolean                   limited;
   gint64                     rtt;
@@ -54,6 +55,7 @@ enum
   PROP_STATE,
   PROP_SECURITY,
   PROP_MUXER,
+  PROP_CIPHER,
   PROP_RELAYED,
   PROP_LIMITED,
   PROP_OBSERVED_ADDR,
@@ -106,6 +108,7 @@ punch_connection_finalize (GObject *object)
   g_clear_pointer (&self->observed_addr, punch_multiaddr_unref);
   g_clear_pointer (&self->security, g_free);
   g_clear_pointer (&self->muxer, g_free);
+  g_clear_pointer (&self->cipher, g_free);
   g_clear_pointer (&self->opened_at, g_date_time_unref);
   g_clear_pointer (&self->closed_at, g_date_time_unref);
   g_clear_pointer (&self->limited_allowlist, g_hash_table_unref);
@@ -149,6 +152,9 @@ punch_connection_get_property (GObject    *object,
       break;
     case PROP_MUXER:
       g_value_set_string (value, self->muxer);
+      break;
+    case PROP_CIPHER:
+      g_value_set_string (value, self->cipher);
       break;
     case PROP_RELAYED:
       g_value_set_boolean (value, self->relayed);
@@ -201,6 +207,8 @@ punch_connection_class_init (PunchConnectionClass *klass)
     g_param_spec_string ("security", NULL, NULL, NULL, ro);
   properties[PROP_MUXER] =
     g_param_spec_string ("muxer", NULL, NULL, NULL, ro);
+  properties[PROP_CIPHER] =
+    g_param_spec_string ("cipher", NULL, NULL, NULL, ro);
   properties[PROP_RELAYED] =
     g_param_spec_boolean ("relayed", NULL, NULL, FALSE, ro);
   properties[PROP_LIMITED] =
@@ -344,6 +352,7 @@ punch_connection_new (guint           id,
   self->direction = direction;
   self->security = g_strdup (upgrade->security);
   self->muxer = g_strdup (upgrade->muxer);
+  self->cipher = g_strdup (upgrade->cipher);
   self->opened_at = g_date_time_new_now_utc ();
 
   g_signal_connect (self->session, "closed", G_CALLBACK (on_session_closed), self);
@@ -468,6 +477,21 @@ punch_connection_get_muxer (PunchConnection *self)
   g_return_val_if_fail (PUNCH_IS_CONNECTION (self), NULL);
 
   return self->muxer;
+}
+
+/**
+ * punch_connection_get_cipher:
+ * @self: a #PunchConnection
+ *
+ * Returns: (nullable): the cipher of the security protocol: "ChaChaPoly"
+ *   for Noise, the TLS 1.3 suite (e.g. "TLS_AES_256_GCM_SHA384") for TLS
+ */
+const char *
+punch_connection_get_cipher (PunchConnection *self)
+{
+  g_return_val_if_fail (PUNCH_IS_CONNECTION (self), NULL);
+
+  return self->cipher;
 }
 
 gboolean

@@ -38,7 +38,8 @@ G_DECLARE_FINAL_TYPE (PunchConnection, punch_connection, PUNCH, CONNECTION, GObj
  *
  * Properties (all notify): "id" (guint, unique per host), "peer-id",
  *   "remote-public-key", "local-addr", "remote-addr" (PunchMultiaddr),
- *   "direction", "state", "security" ("/noise"), "muxer" ("/yamux/1.0.0"),
+ *   "direction", "state", "security" ("/noise", "/tls/1.0.0"), "cipher"
+ *   ("ChaChaPoly", "TLS_AES_256_GCM_SHA384"…), "muxer" ("/yamux/1.0.0"),
  *   "relayed", "limited", "observed-addr" (how the remote sees us, from
  *   identify; may be NULL), "rtt" (µs, last ping sample, -1 when none),
  *   "opened-at" (GDateTime), "closed-at".
@@ -56,6 +57,7 @@ PunchDirection        punch_connection_get_direction (PunchConnection *self);
 PunchConnectionState  punch_connection_get_state (PunchConnection *self);
 const char           *punch_connection_get_security (PunchConnection *self);
 const char           *punch_connection_get_muxer (PunchConnection *self);
+const char           *punch_connection_get_cipher (PunchConnection *self);
 gboolean              punch_connection_get_relayed (PunchConnection *self);
 gboolean              punch_connection_get_limited (PunchConnection *self);
 PunchMultiaddr       *punch_connection_get_observed_addr (PunchConnection *self);

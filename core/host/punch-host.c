@@ -38,6 +38,7 @@ struct _PunchHost
   PunchPrivateKey   *key;
   PunchPeerId       *peer_id;
   char              *agent_version;
+  GStrv              security;
 
   PunchTcpTransport *transport;
   PunchPeerStore    *peer_store;
@@ -223,6 +224,7 @@ punch_host_finalize (GObject *object)
   g_clear_object (&self->key);
   g_clear_pointer (&self->peer_id, punch_peer_id_unref);
   g_clear_pointer (&self->agent_version, g_free);
+  g_clear_pointer (&self->security, g_strfreev);
 
   G_OBJECT_CLASS (punch_host_parent_class)->finalize (object);
 }
@@ -348,6 +350,7 @@ static void
 punch_host_init (PunchHost *self)
 {
   self->agent_version = g_strdup (PUNCH_AGENT_VERSION);
+  self->security = g_strdupv ((char **) punch_upgrader_get_default_security ());
   self->transport = punch_tcp_transport_new ();
   self->peer_store = punch_peer_store_new ();
   self->connections = g_list_store_new (PUNCH_TYPE_CONNECTION);
@@ -445,6 +448,53 @@ punch_host_set_agent_version (PunchHost  *self,
   g_free (self->agent_version);
   self->agent_version = g_strdup (agent);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AGENT_VERSION]);
+}
+
+/**
+ * punch_host_set_security_protocols:
+ * @self: a #PunchHost
+ * @protocols: "/noise" and/or "/tls/1.0.0", in order of preference
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE when every protocol is known
+ */
+gboolean
+punch_host_set_security_protocols (PunchHost          *self,
+                                   const char * const *protocols,
+                                   GError            **error)
+{
+  g_return_val_if_fail (PUNCH_IS_HOST (self), FALSE);
+
+  if (protocols == NULL || protocols[0] == NULL)
+    {
+      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_UNSUPPORTED,
+                           "at least one security protocol is needed");
+      return FALSE;
+    }
+  for (guint i = 0; protocols[i] != NULL; i++)
+    if (!g_strv_contains (punch_upgrader_get_default_security (), protocols[i]))
+      {
+        g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_UNSUPPORTED,
+                     "unknown security protocol %s (known: /noise, /tls/1.0.0)", protocols[i]);
+        return FALSE;
+      }
+  g_strfreev (self->security);
+  self->security = g_strdupv ((char **) protocols);
+  return TRUE;
+}
+
+/**
+ * punch_host_get_security_protocols:
+ * @self: a #PunchHost
+ *
+ * Returns: (transfer none): the security protocols in order of preference
+ */
+const char * const *
+punch_host_get_security_protocols (PunchHost *self)
+{
+  g_return_val_if_fail (PUNCH_IS_HOST (self), NULL);
+
+  return (const char * const *) self->security;
 }
 
 /* Inbound streams */
@@ -758,11 +808,12 @@ on_incoming (PunchTcpTransport *transport,
   g_weak_ref_init (&data->host, self);
   data->socket = g_object_ref (socket);
 
-  punch_upgrader_upgrade_async (G_IO_STREAM (socket),
-                                expected != NULL && expected->initiator,
-                                self->key,
-                                expected != NULL ? expected->peer_id : NULL,
-                                self->cancellable, inbound_upgraded, data);
+  punch_upgrader_upgrade_full_async (G_IO_STREAM (socket),
+                                     expected != NULL && expected->initiator,
+                                     self->key,
+                                     expected != NULL ? expected->peer_id : NULL,
+                                     (const char * const *) self->security,
+                                     self->cancellable, inbound_upgraded, data);
 }
 
 /**
@@ -1126,10 +1177,11 @@ dial_connected (GObject      *source,
     }
 
   data->step = "the upgrade";
-  punch_upgrader_upgrade_async (G_IO_STREAM (data->socket),
-                                !(data->flags & PUNCH_DIAL_FLAGS_AS_SERVER),
-                                self->key, data->expected,
-                                data->cancellable, dial_upgraded, g_steal_pointer (&task));
+  punch_upgrader_upgrade_full_async (G_IO_STREAM (data->socket),
+                                     !(data->flags & PUNCH_DIAL_FLAGS_AS_SERVER),
+                                     self->key, data->expected,
+                                     (const char * const *) self->security,
+                                     data->cancellable, dial_upgraded, g_steal_pointer (&task));
 }
 
 /* Tries the resolved addresses one after the other; the error of the last

@@ -54,6 +54,13 @@ PunchPeerStore   *punch_host_get_peer_store (PunchHost *self);
 GListModel       *punch_host_get_connections (PunchHost *self);
 const char       *punch_host_get_agent_version (PunchHost *self);
 void              punch_host_set_agent_version (PunchHost *self, const char *agent);
+/* Security protocols ("/noise", "/tls/1.0.0") in the order dials offer
+ * them; inbound connections accept any of them. Default: Noise, then TLS.
+ * Unknown names or an empty list fail with PUNCH_ERROR_UNSUPPORTED. */
+gboolean            punch_host_set_security_protocols (PunchHost          *self,
+                                                       const char * const *protocols,
+                                                       GError            **error);
+const char * const *punch_host_get_security_protocols (PunchHost *self);
 
 /* Listens on "/ip4|ip6/<addr>/tcp/<port>". */
 gboolean          punch_host_listen (PunchHost *self, PunchMultiaddr *addr, GError **error);

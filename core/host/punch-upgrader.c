@@ -6,6 +6,7 @@
 #include "punch-error.h"
 #include "punch-multistream.h"
 #include "punch-noise-stream.h"
+#include "punch-tls-stream.h"
 
 /* go-libp2p gives an inbound upgrade 15 s; we use the same for both sides. */
 #define UPGRADE_TIMEOUT_SECONDS 15
@@ -24,8 +25,11 @@ typedef struct
   PunchPrivateKey  *key;
   PunchPeerId      *expected;
 
+  GStrv             security;
   UpgradeStep       step;
-  PunchNoiseStream *noise;
+  gboolean          tls;
+  /* The secured stream: a PunchNoiseStream or a PunchTlsStream. */
+  GIOStream        *secured;
 
   /* Cancelled by the caller's cancellable or by the timeout. */
   GCancellable     *cancellable;
@@ -47,7 +51,8 @@ upgrade_data_free (UpgradeData *data)
   g_clear_pointer (&data->timeout, g_source_unref);
   g_clear_object (&data->caller_cancellable);
   g_clear_object (&data->cancellable);
-  g_clear_object (&data->noise);
+  g_clear_object (&data->secured);
+  g_clear_pointer (&data->security, g_strfreev);
   g_clear_object (&data->raw);
   g_clear_object (&data->key);
   g_clear_pointer (&data->expected, punch_peer_id_unref);
@@ -64,19 +69,20 @@ punch_upgrade_free (PunchUpgrade *upgrade)
   g_clear_object (&upgrade->public_key);
   g_clear_pointer (&upgrade->security, g_free);
   g_clear_pointer (&upgrade->muxer, g_free);
+  g_clear_pointer (&upgrade->cipher, g_free);
   g_clear_object (&upgrade->session);
   g_free (upgrade);
 }
 
 static const char *
-step_to_string (UpgradeStep step)
+step_to_string (UpgradeData *data)
 {
-  switch (step)
+  switch (data->step)
     {
     case STEP_SECURITY:
       return "security negotiation";
     case STEP_HANDSHAKE:
-      return "Noise handshake";
+      return data->tls ? "TLS handshake" : "Noise handshake";
     case STEP_MUXER:
       return "muxer negotiation";
     default:
@@ -89,7 +95,7 @@ fail (GTask  *task,
       GError *error)
 {
   UpgradeData *data = g_task_get_task_data (task);
-  GIOStream *to_close = data->noise != NULL ? G_IO_STREAM (data->noise) : data->raw;
+  GIOStream *to_close = data->secured != NULL ? G_IO_STREAM (data->secured) : data->raw;
 
   /* Whatever the step made of the cancellation, the cause was the clock. */
   if (data->timed_out)
@@ -97,11 +103,11 @@ fail (GTask  *task,
       g_clear_error (&error);
       error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                            "connection upgrade timed out after %d s during %s",
-                           UPGRADE_TIMEOUT_SECONDS, step_to_string (data->step));
+                           UPGRADE_TIMEOUT_SECONDS, step_to_string (data));
     }
   else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
-      const char *step = step_to_string (data->step);
+      const char *step = step_to_string (data);
       gsize step_len = strlen (step);
 
       /* Say the step once, even when the layer below named it already. */
@@ -140,18 +146,35 @@ finish_upgrade (GTask      *task,
     }
 
   upgrade = g_new0 (PunchUpgrade, 1);
-  upgrade->peer_id = punch_peer_id_ref (punch_noise_stream_get_remote_peer_id (data->noise));
-  upgrade->public_key = g_object_ref (punch_noise_stream_get_remote_public_key (data->noise));
-  upgrade->security = g_strdup (PUNCH_NOISE_PROTOCOL);
+  if (data->tls)
+    {
+      PunchTlsStream *tls = PUNCH_TLS_STREAM (data->secured);
+
+      upgrade->peer_id = punch_peer_id_ref (punch_tls_stream_get_remote_peer_id (tls));
+      upgrade->public_key = g_object_ref (punch_tls_stream_get_remote_public_key (tls));
+      upgrade->security = g_strdup (PUNCH_TLS_PROTOCOL);
+      upgrade->cipher = g_strdup (punch_tls_stream_get_cipher (tls));
+    }
+  else
+    {
+      PunchNoiseStream *noise = PUNCH_NOISE_STREAM (data->secured);
+
+      upgrade->peer_id = punch_peer_id_ref (punch_noise_stream_get_remote_peer_id (noise));
+      upgrade->public_key = g_object_ref (punch_noise_stream_get_remote_public_key (noise));
+      upgrade->security = g_strdup (PUNCH_NOISE_PROTOCOL);
+      /* Noise_XX_25519_ChaChaPoly_SHA256 */
+      upgrade->cipher = g_strdup ("ChaChaPoly");
+    }
   upgrade->muxer = g_strdup (muxer);
-  upgrade->session = punch_yamux_session_new (G_IO_STREAM (data->noise), data->initiator);
+  upgrade->session = punch_yamux_session_new (data->secured, data->initiator);
   /* GTask hands the result over synchronously here (we are in a later main
    * loop iteration than the _async call), so the caller connects to the
    * session's signals before the first frame can be read. */
   punch_yamux_session_start (upgrade->session);
 
-  g_debug ("upgraded %s connection to %s (%s, %s)", data->initiator ? "outbound" : "inbound",
-           punch_peer_id_to_string (upgrade->peer_id), upgrade->security, upgrade->muxer);
+  g_debug ("upgraded %s connection to %s (%s, %s, %s)", data->initiator ? "outbound" : "inbound",
+           punch_peer_id_to_string (upgrade->peer_id), upgrade->security, upgrade->cipher,
+           upgrade->muxer);
 
   g_task_return_pointer (task, upgrade, (GDestroyNotify) punch_upgrade_free);
 }
@@ -190,22 +213,30 @@ handshake_cb (GObject      *source,
   GError *error = NULL;
   const char *inline_muxer;
 
-  data->noise = punch_noise_stream_handshake_finish (result, &error);
-  if (data->noise == NULL)
+  if (data->tls)
+    {
+      data->secured = (GIOStream *) punch_tls_stream_handshake_finish (result, &error);
+      inline_muxer = data->secured != NULL ? punch_tls_stream_get_muxer (PUNCH_TLS_STREAM (data->secured)) : NULL;
+    }
+  else
+    {
+      data->secured = (GIOStream *) punch_noise_stream_handshake_finish (result, &error);
+      inline_muxer = data->secured != NULL ? punch_noise_stream_get_muxer (PUNCH_NOISE_STREAM (data->secured)) : NULL;
+    }
+  if (data->secured == NULL)
     {
       fail (task, error);
       return;
     }
 
   data->step = STEP_MUXER;
-  inline_muxer = punch_noise_stream_get_muxer (data->noise);
   if (inline_muxer != NULL)
     {
       if (g_strcmp0 (inline_muxer, PUNCH_YAMUX_PROTOCOL) != 0)
         {
           fail (task, g_error_new (PUNCH_ERROR, PUNCH_ERROR_NEGOTIATION_FAILED,
-                                   "the Noise extensions chose %s, which we do not speak",
-                                   inline_muxer));
+                                   "the %s chose %s, which we do not speak",
+                                   data->tls ? "TLS ALPN" : "Noise extensions", inline_muxer));
           return;
         }
       finish_upgrade (task, inline_muxer);
@@ -213,10 +244,10 @@ handshake_cb (GObject      *source,
     }
 
   if (data->initiator)
-    punch_multistream_select_async (G_IO_STREAM (data->noise), muxers, data->cancellable,
+    punch_multistream_select_async (G_IO_STREAM (data->secured), muxers, data->cancellable,
                                     muxer_cb, g_steal_pointer (&task));
   else
-    punch_multistream_handle_async (G_IO_STREAM (data->noise), muxers, data->cancellable,
+    punch_multistream_handle_async (G_IO_STREAM (data->secured), muxers, data->cancellable,
                                     muxer_cb, g_steal_pointer (&task));
 }
 
@@ -242,9 +273,15 @@ security_cb (GObject      *source,
     }
 
   data->step = STEP_HANDSHAKE;
-  punch_noise_stream_handshake_async (data->raw, data->initiator, data->key, data->expected,
+  data->tls = g_str_equal (security, PUNCH_TLS_PROTOCOL);
+  if (data->tls)
+    punch_tls_stream_handshake_async (data->raw, data->initiator, data->key, data->expected,
                                       muxers, data->cancellable,
                                       handshake_cb, g_steal_pointer (&task));
+  else
+    punch_noise_stream_handshake_async (data->raw, data->initiator, data->key, data->expected,
+                                        muxers, data->cancellable,
+                                        handshake_cb, g_steal_pointer (&task));
 }
 
 static gboolean
@@ -290,7 +327,44 @@ punch_upgrader_upgrade_async (GIOStream          *raw,
                               GAsyncReadyCallback callback,
                               gpointer            user_data)
 {
-  static const char * const security[] = { PUNCH_NOISE_PROTOCOL, NULL };
+  punch_upgrader_upgrade_full_async (raw, initiator, key, expected, NULL, cancellable,
+                                     callback, user_data);
+}
+
+/**
+ * punch_upgrader_get_default_security:
+ *
+ * Returns: (transfer none): "/noise" then "/tls/1.0.0"
+ */
+const char * const *
+punch_upgrader_get_default_security (void)
+{
+  static const char * const security[] = { PUNCH_NOISE_PROTOCOL, PUNCH_TLS_PROTOCOL, NULL };
+
+  return security;
+}
+
+/**
+ * punch_upgrader_upgrade_full_async:
+ * @raw: a TCP connection or a relayed stream
+ * @initiator: whether we act as the client
+ * @key: our identity
+ * @expected: (nullable): the peer we expect
+ * @security: (nullable): the security protocols, in our order of preference
+ * @cancellable: (nullable): a #GCancellable
+ *
+ * punch_upgrader_upgrade_async() with a choice of security protocols.
+ */
+void
+punch_upgrader_upgrade_full_async (GIOStream          *raw,
+                                   gboolean            initiator,
+                                   PunchPrivateKey    *key,
+                                   PunchPeerId        *expected,
+                                   const char * const *security,
+                                   GCancellable       *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer            user_data)
+{
   g_autoptr(GTask) task = NULL;
   UpgradeData *data;
 
@@ -308,6 +382,8 @@ punch_upgrader_upgrade_async (GIOStream          *raw,
   data->initiator = !!initiator;
   data->key = g_object_ref (key);
   data->expected = expected != NULL ? punch_peer_id_ref (expected) : NULL;
+  data->security = g_strdupv ((char **) (security != NULL && security[0] != NULL
+                                          ? security : punch_upgrader_get_default_security ()));
   data->step = STEP_SECURITY;
   data->cancellable = g_cancellable_new ();
   g_task_set_task_data (task, data, (GDestroyNotify) upgrade_data_free);
@@ -328,10 +404,10 @@ punch_upgrader_upgrade_async (GIOStream          *raw,
   g_source_attach (data->timeout, g_main_context_get_thread_default ());
 
   if (data->initiator)
-    punch_multistream_select_async (raw, security, data->cancellable,
+    punch_multistream_select_async (raw, (const char * const *) data->security, data->cancellable,
                                     security_cb, g_steal_pointer (&task));
   else
-    punch_multistream_handle_async (raw, security, data->cancellable,
+    punch_multistream_handle_async (raw, (const char * const *) data->security, data->cancellable,
                                     security_cb, g_steal_pointer (&task));
 }
 

@@ -21,6 +21,7 @@ typedef struct
   char              *security;
   char              *muxer;
   PunchYamuxSession *session;
+  char              *cipher;       /* e.g. "TLS_AES_256_GCM_SHA384", "ChaChaPoly" */
 } PunchUpgrade;
 
 void punch_upgrade_free (PunchUpgrade *upgrade);
@@ -34,8 +35,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchUpgrade, punch_upgrade_free)
  * @key: our identity
  * @expected: (nullable): the peer we expect
  *
- * multistream-select picks the security protocol (/noise), Noise runs, the
- * muxer comes from the Noise extensions or else from multistream
+ * multistream-select picks the security protocol (/noise, else /tls/1.0.0),
+ * its handshake runs, the muxer comes from the Noise extensions or TLS's
+ * ALPN or else from multistream
  * (/yamux/1.0.0), and the Yamux session starts (connect to its signals in
  * the callback: the first frame is read after it returns).
  *
@@ -53,5 +55,26 @@ void          punch_upgrader_upgrade_async  (GIOStream          *raw,
                                              gpointer            user_data);
 PunchUpgrade *punch_upgrader_upgrade_finish (GAsyncResult *result,
                                              GError      **error);
+
+/* "/noise" then "/tls/1.0.0": what punch_upgrader_upgrade_async() offers. */
+const char * const *punch_upgrader_get_default_security (void);
+
+/**
+ * punch_upgrader_upgrade_full_async:
+ * @security: (nullable): security protocols ("/noise", "/tls/1.0.0") in
+ *   the order we offer them as initiator; as responder, the ones we accept.
+ *   %NULL means punch_upgrader_get_default_security().
+ *
+ * Like punch_upgrader_upgrade_async(), with a choice of security protocols.
+ * TLS negotiates the muxer inline through ALPN when the peer supports it.
+ */
+void          punch_upgrader_upgrade_full_async (GIOStream          *raw,
+                                                 gboolean            initiator,
+                                                 PunchPrivateKey    *key,
+                                                 PunchPeerId        *expected,
+                                                 const char * const *security,
+                                                 GCancellable       *cancellable,
+                                                 GAsyncReadyCallback callback,
+                                                 gpointer            user_data);
 
 G_END_DECLS

@@ -234,13 +234,14 @@ static void
 test_no_common_security (Fixture       *f,
                          gconstpointer  data)
 {
-  static const char * const tls_only[] = { "/tls/1.0.0", NULL };
+  /* We offer /noise and /tls/1.0.0; the peer speaks neither. */
+  static const char * const secio_only[] = { "/secio/1.0.0", NULL };
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(PunchUpgrade) upgrade = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GError) peer_error = NULL;
 
-  punch_multistream_handle_async (f->b, tls_only, NULL, handle_cb, &peer_error);
+  punch_multistream_handle_async (f->b, secio_only, NULL, handle_cb, &peer_error);
   punch_upgrader_upgrade_async (f->a, TRUE, f->key_a, NULL, NULL, host_test_store_result, &result);
   WAIT_UNTIL (result != NULL);
 
