@@ -105,16 +105,34 @@ relay_of_circuit_addr (PunchMultiaddr *addr, char **relay_addr, char **relay_id)
 }
 
 static PunchTimelineEvent *
-add_event (PunchNode *self, PunchNodePeer *peer, const char *kind, const char *peer_id,
-           const char *from, const char *to, const char *detail)
+add_event_full (PunchNode *self, PunchNodePeer *peer, const char *kind, const char *peer_id,
+                const char *from, const char *to, const char *detail, PunchConnection *conn, guint attempt)
 {
   g_autoptr (PunchTimelineEvent) event = punch_timeline_event_new (g_get_real_time (), kind, peer_id,
                                                                   from, to, detail);
 
+  /* Complete before it is appended: views build their rows at once. */
+  if (conn != NULL)
+    {
+      g_autofree char *remote = punch_multiaddr_to_string (punch_connection_get_remote_addr (conn));
+
+      punch_timeline_event_set_connection (event, punch_connection_get_id (conn), remote,
+                                           punch_direction_to_string (punch_connection_get_direction (conn)),
+                                           punch_connection_get_relayed (conn));
+    }
+  if (attempt > 0)
+    punch_timeline_event_set_attempt (event, attempt);
   punch_timeline_append (self->timeline, event);
   if (peer != NULL)
     punch_timeline_append (punch_node_peer_get_timeline (peer), event);
   return event;
+}
+
+static PunchTimelineEvent *
+add_event (PunchNode *self, PunchNodePeer *peer, const char *kind, const char *peer_id,
+           const char *from, const char *to, const char *detail)
+{
+  return add_event_full (self, peer, kind, peer_id, from, to, detail, NULL, 0);
 }
 
 gboolean
@@ -280,23 +298,12 @@ on_rtt_sample (PunchConnection *conn, gint64 rtt_us, gpointer user_data)
 }
 
 static void
-fill_connection_event (PunchTimelineEvent *event, PunchConnection *conn)
-{
-  g_autofree char *remote = punch_multiaddr_to_string (punch_connection_get_remote_addr (conn));
-
-  punch_timeline_event_set_connection (event, punch_connection_get_id (conn), remote,
-                                       punch_direction_to_string (punch_connection_get_direction (conn)),
-                                       punch_connection_get_relayed (conn));
-}
-
-static void
 on_connection_opened (PunchHost *host, PunchConnection *conn, gpointer user_data)
 {
   PunchNode *self = user_data;
   const char *id = punch_peer_id_to_string (punch_connection_get_peer_id (conn));
   gboolean relayed = punch_connection_get_relayed (conn);
   PunchNodePeer *peer = NULL;
-  PunchTimelineEvent *event;
 
   g_signal_connect_object (conn, "rtt-sample", G_CALLBACK (on_rtt_sample), self, 0);
   count (self, relayed ? "connections.relayed" : "connections.direct");
@@ -316,8 +323,7 @@ on_connection_opened (PunchHost *host, PunchConnection *conn, gpointer user_data
             }
         }
     }
-  event = add_event (self, peer, "connection", id, NULL, "open", NULL);
-  fill_connection_event (event, conn);
+  add_event_full (self, peer, "connection", id, NULL, "open", NULL, conn, 0);
   if (peer != NULL)
     update_path (self, peer);
   update_addrs (self);
@@ -329,11 +335,9 @@ on_connection_closed (PunchHost *host, PunchConnection *conn, GError *error, gpo
   PunchNode *self = user_data;
   const char *id = punch_peer_id_to_string (punch_connection_get_peer_id (conn));
   PunchNodePeer *peer = g_hash_table_lookup (self->peers_by_id, id);
-  PunchTimelineEvent *event;
 
   g_hash_table_remove (self->pinging, conn);
-  event = add_event (self, peer, "connection", id, "open", "closed", error ? error->message : NULL);
-  fill_connection_event (event, conn);
+  add_event_full (self, peer, "connection", id, "open", "closed", error ? error->message : NULL, conn, 0);
   if (peer != NULL)
     update_path (self, peer);
   update_addrs (self);
@@ -375,11 +379,9 @@ on_punch_transition (PunchHolePunch *hp, int from, int to, const char *detail, g
   PunchNode *self = user_data;
   const char *id = punch_peer_id_to_string (punch_hole_punch_get_peer_id (hp));
   PunchNodePeer *peer = ensure_peer (self, id);
-  PunchTimelineEvent *event;
 
-  event = add_event (self, peer, "hole_punch", id, punch_hole_punch_state_to_string (from),
-                     punch_hole_punch_state_to_string (to), detail);
-  punch_timeline_event_set_attempt (event, punch_hole_punch_get_attempts (hp));
+  add_event_full (self, peer, "hole_punch", id, punch_hole_punch_state_to_string (from),
+                  punch_hole_punch_state_to_string (to), detail, NULL, punch_hole_punch_get_attempts (hp));
   punch_node_peer_set_punch (peer, punch_hole_punch_get_attempts (hp), punch_node_peer_get_punch_outcome (peer));
   update_path (self, peer);
 }
@@ -406,11 +408,10 @@ on_punch_finished (PunchDcutrService *dcutr, PunchHolePunch *hp, gpointer user_d
   PunchNodePeer *peer = ensure_peer (self, id);
   const char *outcome = punch_hole_punch_outcome_to_string (punch_hole_punch_get_outcome (hp));
   g_autofree char *name = g_strdup_printf ("punches.%s", outcome);
-  PunchTimelineEvent *event;
 
   count (self, name);
-  event = add_event (self, peer, "hole_punch_outcome", id, NULL, outcome, punch_hole_punch_get_error (hp));
-  punch_timeline_event_set_attempt (event, punch_hole_punch_get_attempts (hp));
+  add_event_full (self, peer, "hole_punch_outcome", id, NULL, outcome, punch_hole_punch_get_error (hp), NULL,
+                  punch_hole_punch_get_attempts (hp));
   punch_node_peer_set_punch (peer, punch_hole_punch_get_attempts (hp), outcome);
   update_path (self, peer);
 }

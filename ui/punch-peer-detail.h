@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "punch-node-peer.h"
+
+G_BEGIN_DECLS
+
+#define PUNCH_TYPE_PEER_DETAIL (punch_peer_detail_get_type ())
+G_DECLARE_FINAL_TYPE (PunchPeerDetail, punch_peer_detail, PUNCH, PEER_DETAIL, GtkWidget)
+
+/**
+ * PunchPeerDetail:
+ *
+ * Everything about one friend: path badge, path diagram, live RTT chart,
+ * the state timeline with durations and attempts, and the event log.
+ * Follows whatever peer is set, NULL for none.
+ */
+GtkWidget     *punch_peer_detail_new (void);
+void           punch_peer_detail_set_peer (PunchPeerDetail *self, PunchNodePeer *peer);
+PunchNodePeer *punch_peer_detail_get_peer (PunchPeerDetail *self);
+
+G_END_DECLS
