@@ -5,7 +5,7 @@
 // (docs/cli-events.md) so that one harness reads both.
 //
 //   node peer.mjs [--identity FILE] [--key-type ed25519|secp256k1|rsa|ecdsa]
-//                 [--json] [--security noise|tls] COMMAND
+//                 [--json] [--security noise|tls|tls,noise|noise,tls] COMMAND
 //     id
 //     listen [--listen MA]... [--perf]
 //     dial MA [--ping N] [--interval MS]
@@ -85,7 +85,11 @@ function parseArgs (argv) {
         opts.rest.push(a)
     }
   }
-  if (!['noise', 'tls'].includes(opts.security)) throw new UsageError(`unknown security ${opts.security}`)
+  // A comma-separated list, in the order js offers them.
+  opts.security = opts.security.split(',')
+  for (const name of opts.security) {
+    if (SECURITY[name] == null) throw new UsageError(`unknown security ${name}`)
+  }
   opts.command = opts.rest.shift()
   if (opts.command == null) throw new UsageError('no command')
   const needsAddr = ['dial', 'ping', 'identify', 'perf', 'bench-setup']
@@ -109,6 +113,8 @@ function parseArgs (argv) {
 
 // --- identity: a libp2p PrivateKey protobuf, like punchline-cli's ----------
 
+const SECURITY = { noise: () => noise(), tls: () => tls() }
+
 const KEY_TYPES = { ed25519: 'Ed25519', secp256k1: 'secp256k1', rsa: 'RSA', ecdsa: 'ECDSA' }
 
 async function loadIdentity (path, keyType) {
@@ -127,7 +133,7 @@ async function makeNode (privateKey, opts, listen) {
     privateKey,
     addresses: { listen },
     transports: [tcp()],
-    connectionEncrypters: [opts.security === 'tls' ? tls() : noise()],
+    connectionEncrypters: opts.security.map((name) => SECURITY[name]()),
     streamMuxers: [yamux()],
     // The default (5 a second from one host) would refuse the back-to-back
     // connections of the tests and the set-up benchmark.
@@ -433,7 +439,7 @@ async function main () {
   } catch (err) {
     if (!(err instanceof UsageError)) throw err
     process.stderr.write(`peer.mjs: ${err.message}\n` +
-      'usage: peer.mjs [--identity FILE] [--json] [--security noise|tls] ' +
+      'usage: peer.mjs [--identity FILE] [--json] [--security noise|tls|tls,noise|noise,tls] ' +
       'id | listen [--listen MA]... [--perf] | dial MA [--ping N] | ping MA [-c N] | ' +
       'identify MA | perf MA --upload B --download B [--parallel N] | bench-setup MA [-n N]\n')
     return 2
