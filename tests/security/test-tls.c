@@ -18,6 +18,7 @@
 #include "punch-tls-cert.h"
 #include "punch-tls-engine.h"
 #include "punch-tls-stream.h"
+#include "punch-upgrader.h"
 
 #define DEADLINE_S 20
 
@@ -1518,6 +1519,129 @@ test_record_size (void)
   pair_clear (&pair);
 }
 
+/* ---- the upgrader: multistream picks Noise or TLS ---- */
+
+typedef struct
+{
+  const char        *name;
+  const char *const *initiator;
+  const char *const *responder;
+  const char        *chosen;     /* NULL: no common protocol */
+  const char        *cipher_prefix;
+} UpgradeCase;
+
+static void
+close_upgrade (PunchUpgrade *upgrade)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  punch_yamux_session_close_async (upgrade->session, NULL, store_result, &result);
+  await_result (&result);
+  punch_yamux_session_close_finish (upgrade->session, result, NULL);
+}
+
+static void
+test_upgrader_orders (void)
+{
+  static const char *const noise_tls[] = { "/noise", "/tls/1.0.0", NULL };
+  static const char *const tls_noise[] = { "/tls/1.0.0", "/noise", NULL };
+  static const char *const tls_only[] = { "/tls/1.0.0", NULL };
+  static const char *const noise_only[] = { "/noise", NULL };
+  const UpgradeCase cases[] = {
+    { "default", NULL, NULL, "/noise", "ChaChaPoly" },
+    { "tls-first", tls_noise, NULL, "/tls/1.0.0", "TLS_" },
+    { "noise-first", noise_tls, tls_noise, "/noise", "ChaChaPoly" },
+    { "tls-only-dialer", tls_only, NULL, "/tls/1.0.0", "TLS_" },
+    { "tls-only-listener", NULL, tls_only, "/tls/1.0.0", "TLS_" },
+    { "nothing-common", noise_only, tls_only, NULL, NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GIOStream) a = NULL;
+      g_autoptr (GIOStream) b = NULL;
+      g_autoptr (PunchPrivateKey) ka = fixed_key (0);
+      g_autoptr (PunchPrivateKey) kb = fixed_key (1);
+      g_autoptr (GAsyncResult) ra = NULL;
+      g_autoptr (GAsyncResult) rb = NULL;
+      g_autoptr (PunchUpgrade) ua = NULL;
+      g_autoptr (PunchUpgrade) ub = NULL;
+      g_autoptr (GError) ea = NULL;
+      g_autoptr (GError) eb = NULL;
+
+      g_test_message ("case %s", cases[i].name);
+      socket_pair (&a, &b, NULL, NULL);
+      punch_upgrader_upgrade_full_async (a, TRUE, ka, punch_private_key_get_peer_id (kb), cases[i].initiator,
+                                         NULL, store_result, &ra);
+      punch_upgrader_upgrade_full_async (b, FALSE, kb, NULL, cases[i].responder, NULL, store_result, &rb);
+      await_result (&ra);
+      await_result (&rb);
+      ua = punch_upgrader_upgrade_finish (ra, &ea);
+      ub = punch_upgrader_upgrade_finish (rb, &eb);
+      if (cases[i].chosen == NULL)
+        {
+          g_assert_null (ua);
+          g_assert_error (ea, PUNCH_ERROR, PUNCH_ERROR_NEGOTIATION_FAILED);
+          g_assert_null (ub);
+          g_assert_nonnull (eb);
+          drain_main_context ();
+          continue;
+        }
+      g_assert_no_error (ea);
+      g_assert_no_error (eb);
+      g_assert_cmpstr (ua->security, ==, cases[i].chosen);
+      g_assert_cmpstr (ub->security, ==, cases[i].chosen);
+      g_assert_true (g_str_has_prefix (ua->cipher, cases[i].cipher_prefix));
+      g_assert_cmpstr (ua->cipher, ==, ub->cipher);
+      /* The muxer came inline: Noise extensions or TLS ALPN. */
+      g_assert_cmpstr (ua->muxer, ==, "/yamux/1.0.0");
+      g_assert_cmpstr (ub->muxer, ==, "/yamux/1.0.0");
+      g_assert_cmpstr (punch_peer_id_to_string (ua->peer_id), ==, KEY_ID[1]);
+      g_assert_cmpstr (punch_peer_id_to_string (ub->peer_id), ==, KEY_ID[0]);
+      g_assert_true (punch_yamux_session_get_is_client (ua->session));
+      g_assert_false (punch_yamux_session_get_is_client (ub->session));
+      close_upgrade (ua);
+      close_upgrade (ub);
+      drain_main_context ();
+    }
+}
+
+/* A TLS dial to the wrong peer fails in the upgrader with both IDs named. */
+static void
+test_upgrader_wrong_peer (void)
+{
+  static const char *const tls_only[] = { "/tls/1.0.0", NULL };
+  g_autoptr (GIOStream) a = NULL;
+  g_autoptr (GIOStream) b = NULL;
+  g_autoptr (PunchPrivateKey) ka = fixed_key (0);
+  g_autoptr (PunchPrivateKey) kb = fixed_key (1);
+  g_autoptr (PunchPrivateKey) kc = fixed_key (2);
+  g_autoptr (GAsyncResult) ra = NULL;
+  g_autoptr (GAsyncResult) rb = NULL;
+  g_autoptr (PunchUpgrade) ua = NULL;
+  g_autoptr (PunchUpgrade) ub = NULL;
+  g_autoptr (GError) ea = NULL;
+  g_autoptr (GError) eb = NULL;
+
+  socket_pair (&a, &b, NULL, NULL);
+  punch_upgrader_upgrade_full_async (a, TRUE, ka, punch_private_key_get_peer_id (kc), tls_only,
+                                     NULL, store_result, &ra);
+  punch_upgrader_upgrade_full_async (b, FALSE, kb, NULL, NULL, NULL, store_result, &rb);
+  await_result (&ra);
+  await_result (&rb);
+  ua = punch_upgrader_upgrade_finish (ra, &ea);
+  ub = punch_upgrader_upgrade_finish (rb, &eb);
+  g_assert_null (ua);
+  g_assert_error (ea, PUNCH_ERROR, PUNCH_ERROR_PEER_ID_MISMATCH);
+  g_assert_true (g_str_has_prefix (ea->message, "TLS handshake failed: "));
+  g_assert_nonnull (strstr (ea->message, KEY_ID[1]));
+  g_assert_nonnull (strstr (ea->message, KEY_ID[2]));
+  g_test_message ("%s", ea->message);
+  g_assert_null (ub);
+  g_assert_nonnull (eb);
+  drain_main_context ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1541,6 +1665,8 @@ main (int argc, char **argv)
   g_test_add_func ("/core/tls/transport/garbage", test_transport_garbage);
   g_test_add_func ("/core/tls/transport/record-size", test_record_size);
   g_test_add_func ("/core/tls/transport/throughput", test_throughput);
+  g_test_add_func ("/core/tls/upgrader/orders", test_upgrader_orders);
+  g_test_add_func ("/core/tls/upgrader/wrong-peer-id", test_upgrader_wrong_peer);
 
   return g_test_run ();
 }
