@@ -107,9 +107,15 @@ ensure_window (GApplication *app)
 {
   GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (app));
 
+  /* An existing window is not raised: a second invocation that only reads
+   * or exports must not hide an open dialog. */
+  if (window != NULL && !PUNCH_IS_WINDOW (window))
+    window = gtk_window_get_transient_for (window);
   if (window == NULL || !PUNCH_IS_WINDOW (window))
-    window = GTK_WINDOW (punch_window_new (ADW_APPLICATION (app), app_state.node, app_state.settings));
-  gtk_window_present (window);
+    {
+      window = GTK_WINDOW (punch_window_new (ADW_APPLICATION (app), app_state.node, app_state.settings));
+      gtk_window_present (window);
+    }
   return PUNCH_WINDOW (window);
 }
 
@@ -117,7 +123,7 @@ static void
 on_activate (GApplication *app)
 {
   if (app_state.node != NULL)
-    ensure_window (app);
+    gtk_window_present (GTK_WINDOW (ensure_window (app)));
 }
 
 static int

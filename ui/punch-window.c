@@ -18,6 +18,7 @@ struct _PunchWindow
   PunchNode        *node;
   GSettings        *settings;
   GCancellable     *cancellable;  /* cancelled when the window goes */
+  GtkWidget        *connect_dialog;  /* weak: one at a time */
   guint             tick;
 
   /* Template widgets */
@@ -202,7 +203,7 @@ refresh_reservation_row (PunchWindow *self, GtkWidget *row)
   if (limit_s > 0 || limit_b > 0)
     {
       g_autofree char *data = limit_b > 0 ? format_bytes (limit_b) : g_strdup (_("no data limit"));
-      g_autofree char *dur = limit_s > 0 ? g_strdup_printf (_("%u min %u s"), limit_s / 60, limit_s % 60) : g_strdup (_("no time limit"));
+      g_autofree char *dur = limit_s > 0 ? (limit_s % 60 == 0 ? g_strdup_printf (_("%u min"), limit_s / 60) : g_strdup_printf (_("%u min %u s"), limit_s / 60, limit_s % 60)) : g_strdup (_("no time limit"));
 
       g_string_append_printf (sub, _(" · circuits limited to %s and %s each way"), dur, data);
     }
@@ -492,9 +493,15 @@ on_connected (PunchWindow *self, const char *peer_id)
 void
 punch_window_open_connect (PunchWindow *self, const char *addr)
 {
-  PunchConnectDialog *dialog = punch_connect_dialog_new (GTK_WINDOW (self), self->node);
+  PunchConnectDialog *dialog;
 
-  g_signal_connect_object (dialog, "connected", G_CALLBACK (on_connected), self, G_CONNECT_SWAPPED);
+  if (self->connect_dialog == NULL)
+    {
+      self->connect_dialog = GTK_WIDGET (punch_connect_dialog_new (GTK_WINDOW (self), self->node));
+      g_object_add_weak_pointer (G_OBJECT (self->connect_dialog), (gpointer *) &self->connect_dialog);
+      g_signal_connect_object (self->connect_dialog, "connected", G_CALLBACK (on_connected), self, G_CONNECT_SWAPPED);
+    }
+  dialog = PUNCH_CONNECT_DIALOG (self->connect_dialog);
   gtk_window_present (GTK_WINDOW (dialog));
   if (addr != NULL)
     {
@@ -605,6 +612,12 @@ punch_window_dispose (GObject *object)
   PunchWindow *self = PUNCH_WINDOW (object);
 
   g_clear_handle_id (&self->tick, g_source_remove);
+  if (self->connect_dialog != NULL)
+    {
+      g_object_remove_weak_pointer (G_OBJECT (self->connect_dialog), (gpointer *) &self->connect_dialog);
+      gtk_window_destroy (GTK_WINDOW (self->connect_dialog));
+      self->connect_dialog = NULL;
+    }
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
