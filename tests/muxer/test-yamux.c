@@ -1803,6 +1803,104 @@ test_unhandled_stream (Fixture       *f,
   g_assert_cmpuint (punch_yamux_session_get_n_streams (f->client), ==, 0);
 }
 
+/* Everything happens on the thread-default context the sessions were made
+ * in; nothing lands on the global default one. */
+static gboolean
+default_context_idle (void)
+{
+  return !g_main_context_pending (g_main_context_default ());
+}
+
+#define WAIT_IN(ctx, cond) \
+  G_STMT_START { \
+    gint64 _deadline = g_get_monotonic_time () + DEADLINE_S * G_USEC_PER_SEC; \
+    while (!(cond)) \
+      { \
+        if (g_get_monotonic_time () > _deadline) \
+          g_error ("timed out waiting for %s", #cond); \
+        g_main_context_iteration (ctx, FALSE); \
+        g_assert_true (default_context_idle ()); \
+        g_usleep (100); \
+      } \
+  } G_STMT_END
+
+static void
+test_thread_default_context (void)
+{
+  g_autoptr (GMainContext) ctx = g_main_context_new ();
+  g_autoptr (GIOStream) a = NULL;
+  g_autoptr (GIOStream) b = NULL;
+  g_autoptr (PunchYamuxSession) client = NULL;
+  g_autoptr (PunchYamuxSession) server = NULL;
+  g_autoptr (GPtrArray) accepted = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GAsyncResult) close1 = NULL;
+  g_autoptr (GAsyncResult) close2 = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchYamuxStream) stream = NULL;
+  int fds[2];
+
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_main_context_push_thread_default (ctx);
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM, 0, fds), ==, 0);
+  a = connection_from_fd (fds[0]);
+  b = connection_from_fd (fds[1]);
+  client = punch_yamux_session_new (a, TRUE);
+  server = punch_yamux_session_new (b, FALSE);
+  g_object_set (client, "keepalive-interval", 1, NULL);
+  g_signal_connect (server, "stream", G_CALLBACK (on_stream), accepted);
+  punch_yamux_session_start (client);
+  punch_yamux_session_start (server);
+
+  punch_yamux_session_ping_async (client, NULL, store_result, &result);
+  WAIT_IN (ctx, result != NULL);
+  g_assert_cmpint (punch_yamux_session_ping_finish (client, result, &error), >, 0);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  punch_yamux_session_open_stream_async (client, NULL, store_result, &result);
+  WAIT_IN (ctx, result != NULL);
+  stream = punch_yamux_session_open_stream_finish (client, result, &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (stream)), "ctx", 3,
+                                   G_PRIORITY_DEFAULT, NULL, store_result, &result);
+  WAIT_IN (ctx, result != NULL && accepted->len == 1);
+
+  /* A keepalive round trip, driven by the session's own context. */
+  {
+    gint64 before = punch_yamux_session_get_rtt (client);
+    gint64 end = g_get_monotonic_time () + 3 * G_USEC_PER_SEC;
+
+    while (punch_yamux_session_get_rtt (client) == before && g_get_monotonic_time () < end)
+      {
+        g_main_context_iteration (ctx, FALSE);
+        g_assert_true (default_context_idle ());
+        g_usleep (1000);
+      }
+    g_assert_cmpint (punch_yamux_session_get_rtt (client), !=, before);
+  }
+
+  punch_yamux_session_close_async (client, NULL, store_result, &close1);
+  punch_yamux_session_close_async (server, NULL, store_result, &close2);
+  WAIT_IN (ctx, close1 != NULL && close2 != NULL);
+  g_clear_object (&stream);
+  g_ptr_array_set_size (accepted, 0);
+  /* The results hold their source objects. */
+  g_clear_object (&close1);
+  g_clear_object (&close2);
+  g_clear_object (&result);
+  g_object_add_weak_pointer (G_OBJECT (client), (gpointer *) &client);
+  g_object_add_weak_pointer (G_OBJECT (server), (gpointer *) &server);
+  g_object_unref (client);
+  g_object_unref (server);
+  WAIT_IN (ctx, client == NULL && server == NULL);
+  while (g_main_context_iteration (ctx, FALSE))
+    ;
+  g_main_context_pop_thread_default (ctx);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1837,6 +1935,7 @@ main (int    argc,
   ADD ("syn-window-delta", test_syn_window_delta, TRUE);
   ADD ("grant-at-half", test_grant_at_half, TRUE);
   ADD ("grant-no-growth", test_grant_no_growth, TRUE);
+  g_test_add_func ("/core/yamux/thread-default-context", test_thread_default_context);
   for (guint i = 0; i < G_N_ELEMENTS (bad_inputs); i++)
     {
       g_autofree char *path = g_strdup_printf ("/core/yamux/protocol-error/%s", bad_inputs[i].name);
