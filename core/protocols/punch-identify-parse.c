@@ -95,8 +95,15 @@ punch_identify_data_merge (PunchIdentifyData *data,
     data->listen_addrs = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_multiaddr_unref);
   for (gsize i = 0; i < msg->n_listenaddrs; i++)
     {
-      PunchMultiaddr *addr = punch_multiaddr_new_from_bytes (msg->listenaddrs[i].data,
-                                                             msg->listenaddrs[i].len, NULL);
+      PunchMultiaddr *addr;
+
+      if (data->listen_addrs->len >= PUNCH_IDENTIFY_MAX_ADDRS)
+        {
+          g_debug ("Ignoring listen addresses beyond %d", PUNCH_IDENTIFY_MAX_ADDRS);
+          break;
+        }
+      addr = punch_multiaddr_new_from_bytes (msg->listenaddrs[i].data,
+                                             msg->listenaddrs[i].len, NULL);
 
       if (addr != NULL)
         g_ptr_array_add (data->listen_addrs, addr);
@@ -111,6 +118,12 @@ punch_identify_data_merge (PunchIdentifyData *data,
     }
   for (gsize i = 0; i < msg->n_protocols; i++)
     {
+      /* The array holds a trailing NULL. */
+      if (data->protocols->len > PUNCH_IDENTIFY_MAX_PROTOCOLS)
+        {
+          g_debug ("Ignoring protocols beyond %d", PUNCH_IDENTIFY_MAX_PROTOCOLS);
+          break;
+        }
       if (!is_valid_protocol_id (msg->protocols[i]))
         {
           g_debug ("Ignoring a malformed protocol ID");

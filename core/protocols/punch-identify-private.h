@@ -10,6 +10,10 @@ G_BEGIN_DECLS
 
 /* Longest protocol ID we keep (multistream refuses longer ones anyway). */
 #define PUNCH_IDENTIFY_MAX_PROTOCOL_ID_LEN 1024
+/* What we keep of one peer's merged messages (80 KiB could carry tens of
+ * thousands of tiny addresses): more than any real peer lists. */
+#define PUNCH_IDENTIFY_MAX_ADDRS           128
+#define PUNCH_IDENTIFY_MAX_PROTOCOLS       256
 
 /*
  * PunchIdentifyData:

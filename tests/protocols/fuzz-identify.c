@@ -38,7 +38,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
       offset += len;
     }
 
-  /* What was kept is well-formed. */
+  /* What was kept is well-formed and bounded. */
+  if (merged.listen_addrs != NULL)
+    g_assert_cmpuint (merged.listen_addrs->len, <=, PUNCH_IDENTIFY_MAX_ADDRS);
+  if (merged.protocols != NULL)
+    g_assert_cmpuint (merged.protocols->len, <=, PUNCH_IDENTIFY_MAX_PROTOCOLS + 1);
   if (merged.protocols != NULL)
     {
       g_assert_null (g_ptr_array_index (merged.protocols, merged.protocols->len - 1));

@@ -424,6 +424,45 @@ test_identify_skips_bad_addrs (Fixture       *f,
   g_assert_null (punch_connection_get_observed_addr (f->pair.connection));
 }
 
+/* However many addresses and protocols a peer lists, we keep a bounded
+ * number. */
+static void
+test_identify_caps_lists (Fixture       *f,
+                          gconstpointer  data)
+{
+  Identify__Pb__Identify msg = IDENTIFY__PB__IDENTIFY__INIT;
+  g_autoptr (GPtrArray) addrs = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_multiaddr_unref);
+  g_autoptr (GArray) addr_data = g_array_new (FALSE, TRUE, sizeof (ProtobufCBinaryData));
+  g_autoptr (GPtrArray) protocols = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchPeerInfo) info = NULL;
+
+  for (guint i = 0; i < 300; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("/ip4/10.0.%u.%u/tcp/1", i / 250, i % 250);
+      PunchMultiaddr *addr = punch_multiaddr_new_from_string (text, NULL);
+      ProtobufCBinaryData item;
+
+      g_ptr_array_add (addrs, addr);
+      item.data = (guint8 *) punch_multiaddr_get_bytes (addr, &item.len);
+      g_array_append_val (addr_data, item);
+      g_ptr_array_add (protocols, g_strdup_printf ("/p/%u", i));
+    }
+  msg.listenaddrs = (ProtobufCBinaryData *) (gpointer) addr_data->data;
+  msg.n_listenaddrs = addr_data->len;
+  msg.protocols = (char **) protocols->pdata;
+  msg.n_protocols = protocols->len;
+  use_fake_server (f, frame (&msg));
+
+  ptest_pair_connect (&f->pair);
+  info = identify (f, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (punch_peer_info_get_addrs (info)->len, ==, 128);
+  g_assert_cmpuint (g_strv_length ((GStrv) punch_peer_info_get_protocols (info)), ==, 256);
+  g_assert_true (punch_peer_info_supports (info, "/p/0"));
+  g_assert_false (punch_peer_info_supports (info, "/p/299"));
+}
+
 static void
 test_identify_push (Fixture       *f,
                     gconstpointer  data)
@@ -637,6 +676,7 @@ main (int    argc,
   ADD ("/core/identify/merges-messages", test_identify_merges_messages);
   ADD ("/core/identify/message-count-bounded", test_identify_message_count_bounded);
   ADD ("/core/identify/skips-bad-addrs", test_identify_skips_bad_addrs);
+  ADD ("/core/identify/caps-lists", test_identify_caps_lists);
   ADD ("/core/identify/push", test_identify_push);
   ADD ("/core/identify/partial-push", test_identify_partial_push);
   ADD ("/core/identify/own-message-bounded", test_identify_own_message_bounded);
