@@ -8,6 +8,8 @@
 /* A single write hands at most this much to the session at once, so one
  * fast writer cannot monopolise the outgoing queue. */
 #define MAX_WRITE_CHUNK (256 * 1024)
+/* A drained receive buffer bigger than this is freed rather than kept. */
+#define RECV_BUFFER_KEEP (1024 * 1024)
 
 /* The input and output halves only forward to the PunchYamuxStream; they
  * hold a plain pointer to it, cleared when it is disposed. */
@@ -110,7 +112,14 @@ copy_out (PunchYamuxStream *self,
   self->recv_off += n;
   if (self->recv_off == self->recv_buf->len)
     {
-      g_byte_array_set_size (self->recv_buf, 0);
+      /* An idle stream should not keep a backlog-sized allocation. */
+      if (self->recv_buf->len > RECV_BUFFER_KEEP)
+        {
+          g_byte_array_unref (self->recv_buf);
+          self->recv_buf = g_byte_array_new ();
+        }
+      else
+        g_byte_array_set_size (self->recv_buf, 0);
       self->recv_off = 0;
     }
   self->consumed += n;
