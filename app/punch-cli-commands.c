@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include "punch-cli-output.h"
+#include "punch-cli-relay.h"
 #include "punch-host.h"
 #include "punch-identify-service.h"
 #include "punch-perf-service.h"
@@ -202,6 +203,12 @@ struct _Cli
   gulong                identified_id;
   gulong                identify_failed_id;
   gulong                served_id;
+  /* Every command dials relayed addresses; listen and dial punch holes;
+   * relay serves. */
+  PunchRelayClient     *relay_client;
+  gulong                relay_addrs_id;
+  PunchDcutrService    *dcutr;
+  PunchRelayService    *relay_service;
 
   PunchMultiaddr       *target;
   PunchConnection      *connection;
@@ -218,6 +225,10 @@ struct _Cli
 
   guint64               upload;
   guint64               download;
+
+  gboolean              punch_holes;  /* dial: run DCUtR */
+  guint                 hold_s;       /* dial: stay connected this long after the pings */
+  guint                 hold_id;
 };
 
 static void
@@ -370,6 +381,17 @@ on_perf_served (PunchPerfService *perf,
   punch_cli_output_perf (cli->out, punch_connection_get_peer_id (connection), "server", &result);
 }
 
+/* Peers learn our relayed addresses from identify. */
+static void
+on_relay_addrs_changed (PunchRelayClient *client,
+                        gpointer          user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr (GPtrArray) addrs = punch_relay_client_get_relayed_addrs (client);
+
+  punch_identify_service_set_extra_addrs (cli->identify, addrs);
+}
+
 static gboolean
 cli_start_host (Cli     *cli,
                 gboolean serve_perf,
@@ -394,7 +416,19 @@ cli_start_host (Cli     *cli,
   cli->identify_failed_id = g_signal_connect (cli->identify, "failed",
                                               G_CALLBACK (on_identify_failed), cli);
   cli->served_id = g_signal_connect (cli->perf, "served", G_CALLBACK (on_perf_served), cli);
+
+  cli->relay_client = punch_relay_client_new (cli->host);
+  cli->relay_addrs_id = g_signal_connect (cli->relay_client, "addrs-changed",
+                                          G_CALLBACK (on_relay_addrs_changed), cli);
   return TRUE;
+}
+
+/* Runs DCUtR (both roles) and prints its hole punches. */
+static void
+cli_start_dcutr (Cli *cli)
+{
+  cli->dcutr = punch_dcutr_service_new (cli->host, cli->identify);
+  punch_cli_relay_watch_dcutr (cli->out, cli->dcutr);
 }
 
 static gboolean
@@ -413,6 +447,7 @@ static void
 cli_teardown (Cli *cli)
 {
   gpointer host = NULL, identify = NULL, ping = NULL, perf = NULL;
+  gpointer relay_client = NULL, dcutr = NULL, relay_service = NULL;
   gboolean expired = FALSE;
   guint timer;
 
@@ -420,6 +455,7 @@ cli_teardown (Cli *cli)
   g_clear_handle_id (&cli->sigterm_id, g_source_remove);
   g_clear_handle_id (&cli->timeout_id, g_source_remove);
   g_clear_handle_id (&cli->interval_id, g_source_remove);
+  g_clear_handle_id (&cli->hold_id, g_source_remove);
   g_cancellable_cancel (cli->cancellable);
 
   if (cli->host != NULL)
@@ -431,21 +467,42 @@ cli_teardown (Cli *cli)
       g_clear_signal_handler (&cli->identified_id, cli->identify);
       g_clear_signal_handler (&cli->identify_failed_id, cli->identify);
       g_clear_signal_handler (&cli->served_id, cli->perf);
+      g_clear_signal_handler (&cli->relay_addrs_id, cli->relay_client);
+      punch_cli_relay_unwatch (cli->out, cli->dcutr);
+      punch_cli_relay_unwatch (cli->out, cli->relay_service);
+      if (cli->relay_client != NULL)
+        {
+          GListModel *reservations = punch_relay_client_get_reservations (cli->relay_client);
+
+          for (guint i = 0; i < g_list_model_get_n_items (reservations); i++)
+            {
+              g_autoptr (GObject) rsv = g_list_model_get_item (reservations, i);
+
+              punch_cli_relay_unwatch (cli->out, rsv);
+            }
+        }
       punch_host_close (cli->host);
 
       g_set_weak_pointer (&host, cli->host);
       g_set_weak_pointer (&identify, cli->identify);
       g_set_weak_pointer (&ping, cli->ping);
       g_set_weak_pointer (&perf, cli->perf);
+      g_set_weak_pointer (&relay_client, cli->relay_client);
+      g_set_weak_pointer (&dcutr, cli->dcutr);
+      g_set_weak_pointer (&relay_service, cli->relay_service);
     }
   g_clear_object (&cli->connection);
+  g_clear_object (&cli->dcutr);
+  g_clear_object (&cli->relay_service);
+  g_clear_object (&cli->relay_client);
   g_clear_object (&cli->identify);
   g_clear_object (&cli->ping);
   g_clear_object (&cli->perf);
   g_clear_object (&cli->host);
 
   timer = g_timeout_add (TEARDOWN_TIMEOUT_MS, on_teardown_timeout, &expired);
-  while (!expired && (host != NULL || identify != NULL || ping != NULL || perf != NULL))
+  while (!expired && (host != NULL || identify != NULL || ping != NULL || perf != NULL
+                      || relay_client != NULL || dcutr != NULL || relay_service != NULL))
     g_main_context_iteration (NULL, TRUE);
   if (!expired)
     g_source_remove (timer);
@@ -459,6 +516,9 @@ cli_teardown (Cli *cli)
   g_clear_weak_pointer (&identify);
   g_clear_weak_pointer (&ping);
   g_clear_weak_pointer (&perf);
+  g_clear_weak_pointer (&relay_client);
+  g_clear_weak_pointer (&dcutr);
+  g_clear_weak_pointer (&relay_service);
 }
 
 static void
@@ -536,6 +596,8 @@ cli_run_dial (Cli     *cli,
       cli_finish (cli, g_steal_pointer (&error));
       return cli_run (cli);
     }
+  if (cli->punch_holes)
+    cli_start_dcutr (cli);
   cli_arm_timeout (cli, extra_ms);
   cli->on_connected = on_connected;
   punch_host_dial_async (cli->host, cli->target, cli->cancellable, on_dialed, cli);
@@ -558,6 +620,7 @@ parse_target (GOptionContext *context,
 /* Pings. */
 
 static void ping_next (Cli *cli);
+static void dial_done (Cli *cli);
 
 static gboolean
 on_ping_interval (gpointer user_data)
@@ -587,7 +650,9 @@ pings_done (Cli *cli)
                                  cli->pings_ok > 0 ? cli->rtt_sum / cli->pings_ok : 0,
                                  cli->rtt_max);
 
-  if (cli->pings_ok > 0)
+  if (cli->pings_ok > 0 && cli->hold_s > 0)
+    dial_done (cli);
+  else if (cli->pings_ok > 0)
     cli_finish (cli, NULL);
   else
     cli_finish (cli, g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, "All %u pings failed: %s",
@@ -700,13 +765,20 @@ punch_cli_command_listen (PunchCliOptions *options,
                           char           **argv)
 {
   g_auto (GStrv) listen = NULL;
+  g_auto (GStrv) relays = NULL;
+  g_auto (GStrv) allow_limited = NULL;
   gboolean perf = FALSE;
   const GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &listen,
       "Listen on MA (repeatable; default " DEFAULT_LISTEN_ADDR ")", "MA" },
     { "perf", 0, 0, G_OPTION_ARG_NONE, &perf, "Serve /perf/1.0.0", NULL },
+    { "relay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &relays,
+      "Reserve a slot on the relay at MA (ending in /p2p/<relay id>; repeatable)", "MA" },
+    { "allow-limited", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allow_limited,
+      "Let PROTOCOL run on relay-limited connections (repeatable)", "PROTOCOL" },
     { NULL }
   };
+  g_autoptr (GPtrArray) relay_addrs = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_multiaddr_unref);
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GPtrArray) addrs = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_multiaddr_unref);
   g_autoptr (GPtrArray) bound = NULL;
@@ -732,6 +804,14 @@ punch_cli_command_listen (PunchCliOptions *options,
         return usage_error (context, "Bad multiaddr “%s”: %s", texts[i], error->message);
       g_ptr_array_add (addrs, addr);
     }
+  for (guint i = 0; relays != NULL && relays[i] != NULL; i++)
+    {
+      PunchMultiaddr *addr = punch_multiaddr_new_from_string (relays[i], &error);
+
+      if (addr == NULL)
+        return usage_error (context, "Bad relay multiaddr “%s”: %s", relays[i], error->message);
+      g_ptr_array_add (relay_addrs, addr);
+    }
 
   cli_init (&cli, options);
   cli.listening = TRUE;
@@ -753,7 +833,74 @@ punch_cli_command_listen (PunchCliOptions *options,
 
   bound = punch_host_get_listen_addrs (cli.host);
   punch_cli_output_listening (cli.out, punch_host_get_peer_id (cli.host), bound);
+
+  for (guint i = 0; allow_limited != NULL && allow_limited[i] != NULL; i++)
+    punch_host_allow_on_limited (cli.host, allow_limited[i]);
+  cli_start_dcutr (&cli);
+  for (guint i = 0; i < relay_addrs->len; i++)
+    {
+      PunchRelayReservation *rsv;
+
+      rsv = punch_relay_client_add_relay (cli.relay_client, g_ptr_array_index (relay_addrs, i), &error);
+      if (rsv == NULL)
+        {
+          cli_finish (&cli, g_steal_pointer (&error));
+          return cli_run (&cli);
+        }
+      punch_cli_relay_watch_reservation (cli.out, rsv);
+    }
   return cli_run (&cli);
+}
+
+static gboolean
+on_hold_done (gpointer user_data)
+{
+  Cli *cli = user_data;
+
+  cli->hold_id = 0;
+  cli_finish (cli, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+/* dial --hold: the connection's later transitions (a hole punch, a relay
+ * limit) are what the caller wants to see. */
+static void
+on_hold_connection_closed (PunchConnection *connection,
+                           GError          *error,
+                           gpointer         user_data)
+{
+  Cli *cli = user_data;
+
+  if (cli->hold_id == 0 || cli->finished)
+    return;
+  g_clear_handle_id (&cli->hold_id, g_source_remove);
+  /* A relayed connection that a hole punch replaced ended as it should. */
+  if (punch_connection_get_relayed (connection)
+      && punch_host_get_connection (cli->host, punch_connection_get_peer_id (connection)) != NULL)
+    {
+      cli_finish (cli, NULL);
+      return;
+    }
+  cli_finish (cli, g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED, "Connection closed while holding it%s%s",
+                                error != NULL ? ": " : "", error != NULL ? error->message : ""));
+}
+
+static void
+dial_done (Cli *cli)
+{
+  if (cli->hold_s == 0)
+    {
+      cli_finish (cli, NULL);
+      return;
+    }
+  if (punch_connection_get_state (cli->connection) != PUNCH_CONNECTION_STATE_OPEN)
+    {
+      cli_finish (cli, g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED, "Connection closed"));
+      return;
+    }
+  cli->hold_id = g_timeout_add_seconds (cli->hold_s, on_hold_done, cli);
+  g_source_set_name_by_id (cli->hold_id, "[punchline-cli] dial hold");
+  g_signal_connect_object (cli->connection, "closed", G_CALLBACK (on_hold_connection_closed), cli, 0);
 }
 
 static void
@@ -761,7 +908,7 @@ dial_pings_start (Cli *cli)
 {
   if (cli->ping_count == 0)
     {
-      cli_finish (cli, NULL);
+      dial_done (cli);
       return;
     }
   ping_next (cli);
@@ -806,10 +953,13 @@ punch_cli_command_dial (PunchCliOptions *options,
 {
   int count = 0;
   int interval = 0;
+  int hold = 0;
   const GOptionEntry entries[] = {
     { "ping", 0, 0, G_OPTION_ARG_INT, &count, "Then ping N times on one stream", "N" },
     { "interval", 0, 0, G_OPTION_ARG_INT, &interval,
       "Wait MS milliseconds between pings (default 0)", "MS" },
+    { "hold", 0, 0, G_OPTION_ARG_INT, &hold,
+      "Then keep the connection SECONDS longer, printing its events (a hole punch, say)", "SECONDS" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = NULL;
@@ -825,6 +975,8 @@ punch_cli_command_dial (PunchCliOptions *options,
     return usage_error (context, "--ping must not be negative");
   if (interval < 0)
     return usage_error (context, "--interval must not be negative");
+  if (hold < 0)
+    return usage_error (context, "--hold must not be negative");
 
   cli_init (&cli, options);
   if ((status = parse_target (context, &cli, argv[1])) != PUNCH_CLI_EXIT_OK)
@@ -834,7 +986,10 @@ punch_cli_command_dial (PunchCliOptions *options,
     }
   cli.ping_count = count;
   cli.ping_interval_ms = interval;
-  return cli_run_dial (&cli, dial_connected, ping_waiting_ms (count, interval));
+  cli.punch_holes = TRUE;
+  cli.hold_s = hold;
+  return cli_run_dial (&cli, dial_connected,
+                       ping_waiting_ms (count, interval) + (guint) MIN ((guint64) hold * 1000, G_MAXUINT / 2));
 }
 
 int
@@ -991,4 +1146,123 @@ punch_cli_command_perf (PunchCliOptions *options,
       return status;
     }
   return cli_run_dial (&cli, perf_connected, 0);
+}
+
+/* A count where 0 means "no limit". */
+static guint
+unlimited_if_zero (int value)
+{
+  return value == 0 ? G_MAXUINT : (guint) value;
+}
+
+int
+punch_cli_command_relay (PunchCliOptions *options,
+                         int              argc,
+                         char           **argv)
+{
+  g_auto (GStrv) listen = NULL;
+  g_auto (GStrv) announce = NULL;
+  g_autofree char *limit_data = NULL;
+  int limit_duration = PUNCH_RELAY_DEFAULT_LIMIT_DURATION;
+  int max_reservations = PUNCH_RELAY_DEFAULT_MAX_RESERVATIONS;
+  int max_per_ip = PUNCH_RELAY_DEFAULT_MAX_PER_IP;
+  int max_circuits = PUNCH_RELAY_DEFAULT_MAX_CIRCUITS;
+  int ttl = PUNCH_RELAY_DEFAULT_TTL;
+  const GOptionEntry entries[] = {
+    { "listen", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &listen,
+      "Listen on MA (repeatable; default " DEFAULT_LISTEN_ADDR ")", "MA" },
+    { "announce", 0, 0, G_OPTION_ARG_STRING_ARRAY, &announce,
+      "Give MA to reserving peers as our address (repeatable; default: the listen addresses)", "MA" },
+    { "limit-data", 0, 0, G_OPTION_ARG_STRING, &limit_data,
+      "Reset a circuit after BYTES in one direction (default 128K; 0: no limit)", "BYTES" },
+    { "limit-duration", 0, 0, G_OPTION_ARG_INT, &limit_duration,
+      "Reset a circuit after SECONDS (default 120; 0: no limit)", "SECONDS" },
+    { "max-reservations", 0, 0, G_OPTION_ARG_INT, &max_reservations,
+      "Hold at most N reservations (default 128; 0: no limit)", "N" },
+    { "max-reservations-per-ip", 0, 0, G_OPTION_ARG_INT, &max_per_ip,
+      "Hold at most N reservations from one IP address (default 8; 0: no limit)", "N" },
+    { "max-circuits-per-peer", 0, 0, G_OPTION_ARG_INT, &max_circuits,
+      "Bridge at most N circuits to or from one peer (default 16; 0: no limit)", "N" },
+    { "reservation-ttl", 0, 0, G_OPTION_ARG_INT, &ttl,
+      "Grant reservations for SECONDS (default 3600)", "SECONDS" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GPtrArray) addrs = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_multiaddr_unref);
+  g_autoptr (GPtrArray) announce_addrs = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_multiaddr_unref);
+  g_autoptr (GPtrArray) bound = NULL;
+  g_autoptr (GError) error = NULL;
+  const char * const default_listen[] = { DEFAULT_LISTEN_ADDR, NULL };
+  const char * const *texts;
+  guint64 data = PUNCH_RELAY_DEFAULT_LIMIT_DATA;
+  int status;
+  Cli cli;
+
+  context = command_context_new (options, "",
+                                 "Serves as a Circuit Relay v2 relay: grants reservations and "
+                                 "bridges circuits, printing their events until SIGINT or SIGTERM.",
+                                 entries);
+  if (!parse_command_line (context, options, &argc, &argv, 0, &status))
+    return status;
+  if (limit_data != NULL && !punch_cli_parse_size (limit_data, &data))
+    return usage_error (context, "Bad --limit-data size “%s”", limit_data);
+  if (limit_duration < 0 || max_reservations < 0 || max_per_ip < 0 || max_circuits < 0)
+    return usage_error (context, "Limits must not be negative");
+  if (ttl <= 0)
+    return usage_error (context, "--reservation-ttl must be at least 1");
+
+  texts = listen != NULL ? (const char * const *) listen : default_listen;
+  for (guint i = 0; texts[i] != NULL; i++)
+    {
+      PunchMultiaddr *addr = punch_multiaddr_new_from_string (texts[i], &error);
+
+      if (addr == NULL)
+        return usage_error (context, "Bad multiaddr “%s”: %s", texts[i], error->message);
+      g_ptr_array_add (addrs, addr);
+    }
+  for (guint i = 0; announce != NULL && announce[i] != NULL; i++)
+    {
+      PunchMultiaddr *addr = punch_multiaddr_new_from_string (announce[i], &error);
+
+      if (addr == NULL)
+        return usage_error (context, "Bad multiaddr “%s”: %s", announce[i], error->message);
+      g_ptr_array_add (announce_addrs, addr);
+    }
+
+  cli_init (&cli, options);
+  cli.listening = TRUE;
+  cli_arm_signals (&cli);
+  if (!cli_start_host (&cli, FALSE, &error))
+    {
+      cli_finish (&cli, g_steal_pointer (&error));
+      return cli_run (&cli);
+    }
+  for (guint i = 0; i < addrs->len; i++)
+    if (!punch_host_listen (cli.host, g_ptr_array_index (addrs, i), &error))
+      {
+        g_autofree char *text = punch_multiaddr_to_string (g_ptr_array_index (addrs, i));
+
+        g_prefix_error (&error, "Cannot listen on %s: ", text);
+        cli_finish (&cli, g_steal_pointer (&error));
+        return cli_run (&cli);
+      }
+
+  cli.relay_service = punch_relay_service_new (cli.host);
+  g_object_set (cli.relay_service,
+                "reservation-ttl", (guint) ttl,
+                "limit-duration", (guint) limit_duration,
+                "limit-data", data,
+                "max-reservations", unlimited_if_zero (max_reservations),
+                "max-reservations-per-ip", unlimited_if_zero (max_per_ip),
+                "max-circuits-per-peer", unlimited_if_zero (max_circuits),
+                NULL);
+  if (announce_addrs->len > 0)
+    punch_relay_service_set_announce_addrs (cli.relay_service, announce_addrs);
+  punch_cli_relay_watch_service (cli.out, cli.relay_service);
+
+  bound = punch_host_get_listen_addrs (cli.host);
+  punch_cli_output_listening (cli.out, punch_host_get_peer_id (cli.host), bound);
+  punch_cli_relay_print_settings (cli.out, cli.relay_service,
+                                  announce_addrs->len > 0 ? announce_addrs : bound);
+  return cli_run (&cli);
 }

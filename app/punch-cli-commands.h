@@ -32,6 +32,7 @@ int punch_cli_command_dial     (PunchCliOptions *options, int argc, char **argv)
 int punch_cli_command_ping     (PunchCliOptions *options, int argc, char **argv);
 int punch_cli_command_identify (PunchCliOptions *options, int argc, char **argv);
 int punch_cli_command_perf     (PunchCliOptions *options, int argc, char **argv);
+int punch_cli_command_relay    (PunchCliOptions *options, int argc, char **argv);
 
 /* Adds --identity, --json and --timeout to @context's main entries,
  * writing into @options. */

@@ -170,6 +170,22 @@ human_print (PunchCliOutput *self,
   fflush (stdout);
 }
 
+JsonObject *
+punch_cli_output_event_new (const char *event)
+{
+  return event_new (event);
+}
+
+void
+punch_cli_output_emit (PunchCliOutput *self,
+                       JsonObject     *event,
+                       const char     *human)
+{
+  event_print (self, event);
+  if (human != NULL)
+    human_print (self, "%s\n", human);
+}
+
 static char *
 multiaddr_string_or_null (PunchMultiaddr *addr)
 {
@@ -246,6 +262,7 @@ punch_cli_output_connection (PunchCliOutput  *self,
   set_string_or_null (event, "security", punch_connection_get_security (connection));
   set_string_or_null (event, "muxer", punch_connection_get_muxer (connection));
   json_object_set_boolean_member (event, "relayed", punch_connection_get_relayed (connection));
+  json_object_set_boolean_member (event, "limited", punch_connection_get_limited (connection));
   if (error != NULL)
     json_object_set_string_member (event, "error", error->message);
   event_print (self, event);

@@ -64,6 +64,14 @@ void punch_cli_output_result     (PunchCliOutput  *self,
                                   const GError    *error,
                                   JsonObject      *extra);
 
+/* For events printed by other files (punch-cli-relay.c): a new object with
+ * "time" and "event" members. (transfer full) */
+JsonObject *punch_cli_output_event_new (const char     *event);
+/* Prints @event with --json, else @human as one line (nothing when NULL). */
+void        punch_cli_output_emit      (PunchCliOutput *self,
+                                        JsonObject     *event,
+                                        const char     *human);
+
 const char *punch_cli_key_type_to_string (PunchKeyType key_type);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchCliOutput, punch_cli_output_free)

@@ -10,11 +10,13 @@ static const struct
   const char      *synopsis;
 } commands[] = {
   { "id", punch_cli_command_id, "id" },
-  { "listen", punch_cli_command_listen, "listen [--listen MA]… [--perf]" },
-  { "dial", punch_cli_command_dial, "dial MA [--ping N]" },
+  { "listen", punch_cli_command_listen, "listen [--listen MA]… [--perf] [--relay MA]…" },
+  { "dial", punch_cli_command_dial, "dial MA [--ping N] [--hold S]" },
   { "ping", punch_cli_command_ping, "ping MA [-c N]" },
   { "identify", punch_cli_command_identify, "identify MA" },
   { "perf", punch_cli_command_perf, "perf MA --upload BYTES --download BYTES" },
+  { "relay", punch_cli_command_relay,
+    "relay [--listen MA]… [--announce MA]… [--limit-data BYTES] [--limit-duration S] [--max-reservations N]" },
 };
 
 static char *

@@ -321,13 +321,14 @@ handle_reserve (Request *req)
   if (!refresh && g_hash_table_size (self->reservations) >= self->max_reservations)
     {
       emit_reservation (self, peer, "refused", 0, "the relay holds its maximum of reservations");
-      reply_status (req, CIRCUIT__PB__STATUS__RESOURCE_LIMIT_EXCEEDED, "max reservations");
+      /* go and js answer a full relay with RESERVATION_REFUSED. */
+      reply_status (req, CIRCUIT__PB__STATUS__RESERVATION_REFUSED, "max reservations");
       return;
     }
   if (!refresh && count_ip (self, ip) >= self->max_per_ip)
     {
       emit_reservation (self, peer, "refused", 0, "too many reservations from this IP address");
-      reply_status (req, CIRCUIT__PB__STATUS__RESOURCE_LIMIT_EXCEEDED, "max per IP");
+      reply_status (req, CIRCUIT__PB__STATUS__RESERVATION_REFUSED, "max per IP");
       return;
     }
 

@@ -422,7 +422,7 @@ test_reservation_refused (Fixture *f, gconstpointer data)
   g_object_set (f->service, "max-reservations", 0, NULL);
   rsv = reserve_b (f);
   g_assert_cmpint (punch_relay_reservation_get_state (rsv), ==, PUNCH_RESERVATION_STATE_FAILED);
-  g_assert_nonnull (strstr (punch_relay_reservation_get_reason (rsv), "RESOURCE_LIMIT_EXCEEDED"));
+  g_assert_nonnull (strstr (punch_relay_reservation_get_reason (rsv), "RESERVATION_REFUSED"));
   g_assert_cmpuint (punch_relay_reservation_get_attempts (rsv), >=, 1);
 }
 
