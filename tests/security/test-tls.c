@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "punch-error.h"
+#include "punch-noise-stream.h"
 #include "punch-openssl-private.h"
 #include "punch-private-key.h"
 #include "punch-tls-cert.h"
@@ -859,6 +860,7 @@ typedef struct
   guint8         buf[4096];
   gsize          pending;
   gboolean       done;
+  GByteArray    *tap;            /* (nullable): every byte forwarded */
 } Leg;
 
 struct _Proxy
@@ -890,6 +892,8 @@ on_leg_written (GObject      *source,
       leg->done = TRUE;
       return;
     }
+  if (leg->tap != NULL)
+    g_byte_array_append (leg->tap, leg->buf, (guint) leg->pending);
   leg->forwarded += leg->pending;
   if (leg->forwarded >= leg->limit)
     {
@@ -1007,6 +1011,144 @@ test_handshake_cut (void)
       g_clear_object (&proxy.sockets[1]);
       drain_main_context ();
     }
+}
+
+/* A relay in the middle (the proxy) sees only ciphertext: a marker sent
+ * both ways over TLS and over Noise appears nowhere in what it forwarded,
+ * while over the bare connection it does (so the check can fail). */
+typedef enum
+{
+  SECURE_NONE,
+  SECURE_TLS,
+  SECURE_NOISE,
+} Secure;
+
+static gssize read_once (GIOStream *stream, guint8 *buf, gsize size, GError **error);
+static void   write_all (GIOStream *stream, const void *data, gsize len);
+
+static gboolean
+contains (const GByteArray *haystack,
+          const char       *needle)
+{
+  gsize n = strlen (needle);
+
+  for (gsize i = 0; i + n <= haystack->len; i++)
+    if (memcmp (haystack->data + i, needle, n) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+secure_through_proxy (Secure   secure,
+                      gboolean expect_marker)
+{
+  static const char marker[] = "PUNCHLINE-PLAINTEXT-MARKER-0123456789";
+  g_autoptr (GIOStream) client = NULL;
+  g_autoptr (GIOStream) proxy_c = NULL;
+  g_autoptr (GIOStream) proxy_s = NULL;
+  g_autoptr (GIOStream) server = NULL;
+  g_autoptr (PunchPrivateKey) kc = fixed_key (0);
+  g_autoptr (PunchPrivateKey) ks = fixed_key (1);
+  g_autoptr (GAsyncResult) rc = NULL;
+  g_autoptr (GAsyncResult) rs = NULL;
+  g_autoptr (GIOStream) sc = NULL;
+  g_autoptr (GIOStream) ss = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GByteArray) tap_cs = g_byte_array_new ();
+  g_autoptr (GByteArray) tap_sc = g_byte_array_new ();
+  Proxy proxy = { 0 };
+  guint8 buf[sizeof marker];
+  gsize got;
+
+  socket_pair (&client, &proxy_c, NULL, &proxy.sockets[0]);
+  socket_pair (&proxy_s, &server, &proxy.sockets[1], NULL);
+  proxy.cancellable = g_cancellable_new ();
+  proxy.legs[0] = (Leg) { &proxy, g_io_stream_get_input_stream (proxy_c), g_io_stream_get_output_stream (proxy_s),
+                          proxy.sockets[1], G_MAXSIZE, FALSE };
+  proxy.legs[1] = (Leg) { &proxy, g_io_stream_get_input_stream (proxy_s), g_io_stream_get_output_stream (proxy_c),
+                          proxy.sockets[0], G_MAXSIZE, FALSE };
+  proxy.legs[0].tap = tap_cs;
+  proxy.legs[1].tap = tap_sc;
+  leg_read (&proxy.legs[0]);
+  leg_read (&proxy.legs[1]);
+
+  switch (secure)
+    {
+    case SECURE_NONE:
+      sc = g_object_ref (client);
+      ss = g_object_ref (server);
+      break;
+    case SECURE_TLS:
+      punch_tls_stream_handshake_async (client, TRUE, kc, punch_private_key_get_peer_id (ks), NULL, NULL,
+                                        store_result, &rc);
+      punch_tls_stream_handshake_async (server, FALSE, ks, NULL, NULL, NULL, store_result, &rs);
+      await_result (&rc);
+      await_result (&rs);
+      sc = G_IO_STREAM (punch_tls_stream_handshake_finish (rc, &error));
+      g_assert_no_error (error);
+      ss = G_IO_STREAM (punch_tls_stream_handshake_finish (rs, &error));
+      g_assert_no_error (error);
+      break;
+    case SECURE_NOISE:
+      punch_noise_stream_handshake_async (client, TRUE, kc, punch_private_key_get_peer_id (ks), NULL, NULL,
+                                          store_result, &rc);
+      punch_noise_stream_handshake_async (server, FALSE, ks, NULL, NULL, NULL, store_result, &rs);
+      await_result (&rc);
+      await_result (&rs);
+      sc = G_IO_STREAM (punch_noise_stream_handshake_finish (rc, &error));
+      g_assert_no_error (error);
+      ss = G_IO_STREAM (punch_noise_stream_handshake_finish (rs, &error));
+      g_assert_no_error (error);
+      break;
+    }
+
+  /* The marker goes each way; each side reads exactly what the other sent. */
+  write_all (sc, marker, sizeof marker);
+  for (got = 0; got < sizeof marker;)
+    {
+      gssize n = read_once (ss, buf + got, sizeof marker - got, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpint (n, >, 0);
+      got += (gsize) n;
+    }
+  g_assert_cmpmem (buf, sizeof marker, marker, sizeof marker);
+  write_all (ss, marker, sizeof marker);
+  for (got = 0; got < sizeof marker;)
+    {
+      gssize n = read_once (sc, buf + got, sizeof marker - got, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpint (n, >, 0);
+      got += (gsize) n;
+    }
+  g_assert_cmpmem (buf, sizeof marker, marker, sizeof marker);
+
+  g_test_message ("%s: the relay forwarded %u bytes one way, %u the other",
+                  secure == SECURE_TLS ? "TLS" : secure == SECURE_NOISE ? "Noise" : "plain",
+                  tap_cs->len, tap_sc->len);
+  g_assert_cmpuint (tap_cs->len, >=, sizeof marker);
+  g_assert_cmpuint (tap_sc->len, >=, sizeof marker);
+  g_assert_cmpint (contains (tap_cs, marker), ==, expect_marker);
+  g_assert_cmpint (contains (tap_sc, marker), ==, expect_marker);
+
+  g_io_stream_close (sc, NULL, NULL);
+  g_io_stream_close (ss, NULL, NULL);
+  proxy_cut (&proxy);
+  await_flag (&proxy.legs[0].done);
+  await_flag (&proxy.legs[1].done);
+  g_clear_object (&proxy.cancellable);
+  g_clear_object (&proxy.sockets[0]);
+  g_clear_object (&proxy.sockets[1]);
+  drain_main_context ();
+}
+
+static void
+test_relay_sees_ciphertext (void)
+{
+  secure_through_proxy (SECURE_NONE, TRUE);
+  secure_through_proxy (SECURE_TLS, FALSE);
+  secure_through_proxy (SECURE_NOISE, FALSE);
 }
 
 typedef struct
@@ -1665,6 +1807,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/tls/transport/garbage", test_transport_garbage);
   g_test_add_func ("/core/tls/transport/record-size", test_record_size);
   g_test_add_func ("/core/tls/transport/throughput", test_throughput);
+  g_test_add_func ("/core/tls/transport/relay-sees-ciphertext", test_relay_sees_ciphertext);
   g_test_add_func ("/core/tls/upgrader/orders", test_upgrader_orders);
   g_test_add_func ("/core/tls/upgrader/wrong-peer-id", test_upgrader_wrong_peer);
 
