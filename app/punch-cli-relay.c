@@ -262,6 +262,30 @@ punch_cli_relay_print_settings (PunchCliOutput    *out,
 
 /* Hole punches. */
 
+/* Stable names for scripts (the core's are for people). */
+static const char *
+outcome_name (PunchHolePunchOutcome outcome)
+{
+  switch (outcome)
+    {
+    case PUNCH_HOLE_PUNCH_OUTCOME_SUCCESS:
+      return "success";
+    case PUNCH_HOLE_PUNCH_OUTCOME_CONNECTION_REVERSED:
+      return "connection_reversed";
+    case PUNCH_HOLE_PUNCH_OUTCOME_FAILED:
+      return "failed";
+    case PUNCH_HOLE_PUNCH_OUTCOME_NO_STREAM:
+      return "no_stream";
+    case PUNCH_HOLE_PUNCH_OUTCOME_NO_CONNECTION:
+      return "no_connection";
+    case PUNCH_HOLE_PUNCH_OUTCOME_CANCELLED:
+      return "cancelled";
+    case PUNCH_HOLE_PUNCH_OUTCOME_UNKNOWN:
+    default:
+      return "unknown";
+    }
+}
+
 static void
 on_punch_transition (PunchHolePunch *hp,
                      int             from,
@@ -289,8 +313,7 @@ on_punch_transition (PunchHolePunch *hp,
     json_object_set_double_member (event, "rtt_ms", rtt / 1000.0);
   else
     json_object_set_null_member (event, "rtt_ms");
-  json_object_set_string_member (event, "outcome",
-                                 punch_hole_punch_outcome_to_string (punch_hole_punch_get_outcome (hp)));
+  json_object_set_string_member (event, "outcome", outcome_name (punch_hole_punch_get_outcome (hp)));
   set_string_or_null (event, "error", punch_hole_punch_get_error (hp));
   set_strv (event, "remote_addrs", punch_hole_punch_get_remote_addrs (hp));
   set_strv (event, "local_addrs", punch_hole_punch_get_local_addrs (hp));
