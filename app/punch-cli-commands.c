@@ -31,6 +31,8 @@ punch_cli_add_common_options (GOptionContext  *context,
       "Print one JSON event per line (docs/cli-events.md)", NULL },
     { "timeout", 0, 0, G_OPTION_ARG_INT, &options->timeout,
       "Give up on dial, ping, identify and perf after SECONDS (default 30, 0: never)", "SECONDS" },
+    { "security", 0, 0, G_OPTION_ARG_STRING, &options->security,
+      "Security protocols to offer, in order (default noise,tls)", "noise,tls|tls,noise|noise|tls" },
     { NULL }
   };
 
@@ -403,6 +405,19 @@ cli_start_host (Cli     *cli,
     return FALSE;
 
   cli->host = punch_host_new (key);
+  if (cli->options->security != NULL)
+    {
+      g_auto (GStrv) names = g_strsplit (cli->options->security, ",", -1);
+      g_autoptr (GPtrArray) protocols = g_ptr_array_new ();
+
+      /* Short names, or the protocol IDs themselves. */
+      for (guint i = 0; names[i] != NULL; i++)
+        g_ptr_array_add (protocols, g_str_equal (names[i], "noise") ? "/noise"
+                                    : g_str_equal (names[i], "tls") ? "/tls/1.0.0" : names[i]);
+      g_ptr_array_add (protocols, NULL);
+      if (!punch_host_set_security_protocols (cli->host, (const char * const *) protocols->pdata, error))
+        return FALSE;
+    }
   cli->identify = punch_identify_service_new (cli->host);
   cli->ping = punch_ping_service_new (cli->host);
   cli->perf = punch_perf_service_new (cli->host, serve_perf);

@@ -18,6 +18,7 @@ typedef struct
   char     *identity;  /* NULL: punch_private_key_default_path () */
   gboolean  json;
   int       timeout;   /* seconds; 0: none */
+  char     *security;  /* "noise,tls" (the default), "tls,noise", "tls"… */
 } PunchCliOptions;
 
 #define PUNCH_CLI_DEFAULT_TIMEOUT 30
@@ -34,7 +35,7 @@ int punch_cli_command_identify (PunchCliOptions *options, int argc, char **argv)
 int punch_cli_command_perf     (PunchCliOptions *options, int argc, char **argv);
 int punch_cli_command_relay    (PunchCliOptions *options, int argc, char **argv);
 
-/* Adds --identity, --json and --timeout to @context's main entries,
+/* Adds --identity, --json, --timeout and --security to @context's main entries,
  * writing into @options. */
 void punch_cli_add_common_options (GOptionContext  *context,
                                    PunchCliOptions *options);

@@ -77,6 +77,7 @@ main (int    argc,
       g_set_prgname (prgname);
       status = commands[i].run (&options, argc - 1, argv + 1);
       g_free (options.identity);
+      g_free (options.security);
       return status;
     }
 
@@ -84,6 +85,7 @@ main (int    argc,
     g_autofree char *message = g_strdup_printf ("unknown command “%s”", argv[1]);
 
     g_free (options.identity);
+    g_free (options.security);
     return usage (context, message);
   }
 }
