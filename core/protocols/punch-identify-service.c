@@ -781,6 +781,21 @@ punch_identify_service_constructed (GObject *object)
                                                  G_CALLBACK (on_connection_opened), self);
   self->listen_addrs_changed_id = g_signal_connect (self->host, "listen-addrs-changed",
                                                     G_CALLBACK (on_listen_addrs_changed), self);
+
+  /* Connections that opened before we existed get identified too; the
+   * answers come after new() returns, once "identified" has listeners. */
+  {
+    GListModel *connections = punch_host_get_connections (self->host);
+    guint n = g_list_model_get_n_items (connections);
+
+    for (guint i = 0; i < n; i++)
+      {
+        g_autoptr (PunchConnection) connection = g_list_model_get_item (connections, i);
+
+        if (punch_connection_get_state (connection) == PUNCH_CONNECTION_STATE_OPEN)
+          on_connection_opened (self->host, connection, self);
+      }
+  }
 }
 
 static void

@@ -625,6 +625,24 @@ test_identify_own_message_bounded (Fixture       *f,
   g_assert_cmpuint (msg->n_listenaddrs, <, 301);
 }
 
+/* A service created after the connection opened still identifies it. */
+static void
+test_identify_existing_connections (Fixture       *f,
+                                    gconstpointer  data)
+{
+  PunchPeerInfo *stored;
+
+  g_clear_object (&f->client_identify);
+  ptest_pair_connect (&f->pair);
+  f->client_identify = punch_identify_service_new (f->pair.client);
+  g_signal_connect (f->client_identify, "identified", G_CALLBACK (on_client_identified), f);
+  PTEST_WAIT (f->client_identified > 0);
+  stored = punch_peer_store_lookup (punch_host_get_peer_store (f->pair.client),
+                                    punch_host_get_peer_id (f->pair.server));
+  g_assert_nonnull (stored);
+  g_assert_cmpstr (punch_peer_info_get_agent_version (stored), ==, PUNCH_AGENT_VERSION);
+}
+
 /* A server that takes the stream and never answers: the 5 s timeout ends it. */
 static void
 handle_silent (PunchHost       *host,
@@ -680,6 +698,7 @@ main (int    argc,
   ADD ("/core/identify/push", test_identify_push);
   ADD ("/core/identify/partial-push", test_identify_partial_push);
   ADD ("/core/identify/own-message-bounded", test_identify_own_message_bounded);
+  ADD ("/core/identify/existing-connections", test_identify_existing_connections);
   ADD ("/core/identify/timeout", test_identify_timeout);
 #undef ADD
 
