@@ -1,20 +1,23 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "punch-dcutr-service.h"
 
-#include "dcutr.pb-c.h"
 #include "punch-addr-scope.h"
+#include "punch-dcutr-message.h"
 #include "punch-error.h"
 #include "punch-framing.h"
 #include "punch-hole-punch-private.h"
+#include "punch-host-private.h"
 
 /* How long B waits for identify before it starts anyway (go: IdentifyWait). */
-#define IDENTIFY_WAIT_MS     3000
+#define IDENTIFY_WAIT_MS      3000
 /* One DCUtR exchange (CONNECT, CONNECT, SYNC) must finish within this. */
-#define EXCHANGE_TIMEOUT_S   30
-/* Each simultaneous-open attempt (go and rust: 10 s; js: 5 s). */
-#define PUNCH_DIAL_TIMEOUT_MS 10000
-/* Most addresses we send or try. */
-#define MAX_ADDRS            16
+#define EXCHANGE_TIMEOUT_S    15
+/* Each simultaneous-open attempt (go and rust: 10 s; js: 5 s). 5 s leaves
+ * room for two lost SYNs (retransmitted after 1 s and 3 s). */
+#define PUNCH_DIAL_TIMEOUT_MS 5000
+/* How long A waits for B's next attempt after a failed one before it
+ * reports the punch as finished. */
+#define A_RETRY_WAIT_S        20
 
 struct _PunchDcutrService
 {
@@ -24,6 +27,8 @@ struct _PunchDcutrService
   PunchIdentifyService *identify;
   GListStore           *punches;
   GCancellable         *cancellable;
+  GPtrArray            *exchanges;     /* the running Exchange (borrowed) */
+  GHashTable           *a_waiting;     /* PunchHolePunch (A, between attempts) → source id */
   gulong                opened_id;
   gboolean              enabled;
   guint                 direct_dial_timeout_ms;
@@ -51,49 +56,80 @@ enum
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
-/* One running exchange, either role. */
-typedef struct
+typedef struct _Exchange Exchange;
+typedef void (*RoundDone) (Exchange *ex, PunchConnection *direct, GError *error);
+
+/* One hole punch in progress, either role. Every pending operation holds a
+ * reference; exchange_end() drops the one the exchange was born with, after
+ * which late callbacks only let go of theirs. */
+struct _Exchange
 {
+  guint              ref_count;
   PunchDcutrService *self;
   PunchHolePunch    *hp;
   PunchConnection   *relayed;
   GIOStream         *stream;
-  GCancellable      *cancellable;
-  GPtrArray         *remote;      /* PunchMultiaddr to dial */
+  GCancellable      *cancellable;   /* the whole exchange */
+  GCancellable      *round;         /* the dials of one round */
+  GPtrArray         *remote;        /* PunchMultiaddr to dial */
+  GArray            *expectations;  /* punch_host_expect_inbound() ids */
   gint64             t0;
   guint              timer_id;
   guint              timeout_id;
   gulong             identified_id;
   gulong             identify_failed_id;
+  guint              round_no;
   guint              dials_pending;
   GError            *dial_error;
-  gboolean           settled;     /* this exchange produced its result */
-} Exchange;
+  RoundDone          round_done;
+  gboolean           dialing;       /* a round waits for its first connection */
+  gboolean           ended;
+};
 
 static void b_attempt (Exchange *ex);
-static void b_after_identify (Exchange *ex);
+
+static Exchange *
+exchange_ref (Exchange *ex)
+{
+  ex->ref_count++;
+  return ex;
+}
 
 static void
-exchange_free (Exchange *ex)
+exchange_unref (Exchange *ex)
 {
-  g_clear_handle_id (&ex->timer_id, g_source_remove);
-  g_clear_handle_id (&ex->timeout_id, g_source_remove);
-  if (ex->identified_id != 0)
-    g_signal_handler_disconnect (ex->self->identify, ex->identified_id);
-  if (ex->identify_failed_id != 0)
-    g_signal_handler_disconnect (ex->self->identify, ex->identify_failed_id);
-  if (ex->cancellable != NULL)
-    g_cancellable_cancel (ex->cancellable);
+  if (--ex->ref_count > 0)
+    return;
   if (ex->stream != NULL)
     g_io_stream_close_async (ex->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
   g_clear_object (&ex->stream);
   g_clear_object (&ex->cancellable);
+  g_clear_object (&ex->round);
   g_clear_pointer (&ex->remote, g_ptr_array_unref);
+  g_clear_pointer (&ex->expectations, g_array_unref);
   g_clear_error (&ex->dial_error);
   g_clear_object (&ex->relayed);
   g_clear_object (&ex->hp);
-  g_clear_object (&ex->self);
   g_free (ex);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Exchange, exchange_unref)
+
+static void
+forward_cancel (GCancellable *from, GCancellable *to)
+{
+  g_cancellable_cancel (to);
+}
+
+static GCancellable *
+child_cancellable (GCancellable *parent)
+{
+  GCancellable *child = g_cancellable_new ();
+
+  g_signal_connect_object (parent, "cancelled", G_CALLBACK (forward_cancel), child, 0);
+  if (g_cancellable_is_cancelled (parent))
+    g_cancellable_cancel (child);
+  return child;
 }
 
 static Exchange *
@@ -101,13 +137,53 @@ exchange_new (PunchDcutrService *self, PunchHolePunch *hp, PunchConnection *rela
 {
   Exchange *ex = g_new0 (Exchange, 1);
 
-  ex->self = g_object_ref (self);
+  ex->ref_count = 1;
+  ex->self = self;   /* borrowed: dispose ends every exchange */
   ex->hp = g_object_ref (hp);
   ex->relayed = g_object_ref (relayed);
-  ex->cancellable = g_cancellable_new ();
-  g_signal_connect_object (self->cancellable, "cancelled", G_CALLBACK (g_cancellable_cancel),
-                           ex->cancellable, G_CONNECT_SWAPPED);
+  ex->cancellable = child_cancellable (self->cancellable);
+  ex->expectations = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_ptr_array_add (self->exchanges, ex);
   return ex;
+}
+
+static void
+clear_expectations (Exchange *ex)
+{
+  for (guint i = 0; i < ex->expectations->len; i++)
+    punch_host_unexpect_inbound (ex->self->host, g_array_index (ex->expectations, guint, i));
+  g_array_set_size (ex->expectations, 0);
+}
+
+/* Stops everything the exchange still does and drops its own reference. */
+static void
+exchange_end (Exchange *ex)
+{
+  PunchDcutrService *self = ex->self;
+
+  if (ex->ended)
+    return;
+  ex->ended = TRUE;
+  ex->dialing = FALSE;
+  g_ptr_array_remove_fast (self->exchanges, ex);
+  g_clear_handle_id (&ex->timer_id, g_source_remove);
+  g_clear_handle_id (&ex->timeout_id, g_source_remove);
+  g_clear_signal_handler (&ex->identified_id, self->identify);
+  g_clear_signal_handler (&ex->identify_failed_id, self->identify);
+  clear_expectations (ex);
+  g_cancellable_cancel (ex->cancellable);
+  if (ex->round != NULL)
+    g_cancellable_cancel (ex->round);
+  exchange_unref (ex);
+}
+
+static guint
+exchange_timeout_add (Exchange *ex, guint ms, GSourceFunc func, const char *name)
+{
+  guint id = g_timeout_add_full (G_PRIORITY_DEFAULT, ms, func, exchange_ref (ex), (GDestroyNotify) exchange_unref);
+
+  g_source_set_name_by_id (id, name);
+  return id;
 }
 
 static gboolean
@@ -137,38 +213,18 @@ finish_punch (PunchDcutrService *self, PunchHolePunch *hp, PunchConnection *rela
   if (punch_hole_punch_get_state (hp) == PUNCH_HOLE_PUNCH_STATE_SUCCEEDED && relayed != NULL)
     {
       GWeakRef *ref = g_new0 (GWeakRef, 1);
+      guint id;
 
       /* Streams already open on the relayed connection get time to finish. */
       g_weak_ref_init (ref, relayed);
-      g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, self->relay_grace_s, close_relayed_cb, ref,
-                                  (GDestroyNotify) weak_ref_free);
+      id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, self->relay_grace_s, close_relayed_cb, ref,
+                                       (GDestroyNotify) weak_ref_free);
+      g_source_set_name_by_id (id, "[punchline] dcutr relay grace");
     }
   g_signal_emit (self, signals[PUNCH_FINISHED], 0, hp);
 }
 
 /* ---- addresses ---- */
-
-static gboolean
-is_dialable_tcp (PunchMultiaddr *ma)
-{
-  PunchMultiaddrComponent host, tcp;
-
-  if (punch_multiaddr_has_protocol (ma, PUNCH_PROTO_P2P_CIRCUIT))
-    return FALSE;
-  if (!punch_multiaddr_get_component (ma, 0, &host) || !punch_multiaddr_get_component (ma, 1, &tcp))
-    return FALSE;
-  if (host.code != PUNCH_PROTO_IP4 && host.code != PUNCH_PROTO_IP6 && host.code != PUNCH_PROTO_DNS
-      && host.code != PUNCH_PROTO_DNS4 && host.code != PUNCH_PROTO_DNS6)
-    return FALSE;
-  return tcp.code == PUNCH_PROTO_TCP;
-}
-
-/* /host/tcp/port without anything after it. */
-static PunchMultiaddr *
-transport_part (PunchMultiaddr *ma)
-{
-  return punch_multiaddr_slice (ma, 0, 2);
-}
 
 static void
 add_unique (GPtrArray *out, GHashTable *seen, PunchMultiaddr *ma)
@@ -176,9 +232,9 @@ add_unique (GPtrArray *out, GHashTable *seen, PunchMultiaddr *ma)
   g_autoptr (PunchMultiaddr) t = NULL;
   char *text;
 
-  if (!is_dialable_tcp (ma) || out->len >= MAX_ADDRS)
+  if (!punch_dcutr_addr_is_dialable_tcp (ma) || out->len >= PUNCH_DCUTR_MAX_ADDRS)
     return;
-  t = transport_part (ma);
+  t = punch_multiaddr_slice (ma, 0, 2);
   text = punch_multiaddr_to_string (t);
   if (g_hash_table_add (seen, text))
     g_ptr_array_add (out, g_steal_pointer (&t));
@@ -189,11 +245,15 @@ punch_dcutr_service_get_candidate_addrs (PunchDcutrService *self)
 {
   g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_multiaddr_unref);
-  GListModel *conns = punch_host_get_connections (self->host);
-  g_autoptr (GPtrArray) listen = punch_host_get_listen_addrs (self->host);
-  guint n = g_list_model_get_n_items (conns);
+  GListModel *conns;
+  g_autoptr (GPtrArray) listen = NULL;
+  guint n;
 
   g_return_val_if_fail (PUNCH_IS_DCUTR_SERVICE (self), out);
+
+  conns = punch_host_get_connections (self->host);
+  listen = punch_host_get_listen_addrs (self->host);
+  n = g_list_model_get_n_items (conns);
 
   /* What others observe of us comes first: behind a NAT that is the
    * mapping a punch can reuse (dials leave from our listen port). Relayed
@@ -217,7 +277,7 @@ addrs_to_strv (GPtrArray *addrs)
 {
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
 
-  for (guint i = 0; i < addrs->len; i++)
+  for (guint i = 0; addrs != NULL && i < addrs->len; i++)
     {
       g_autofree char *text = punch_multiaddr_to_string (g_ptr_array_index (addrs, i));
       g_strv_builder_add (builder, text);
@@ -225,264 +285,289 @@ addrs_to_strv (GPtrArray *addrs)
   return g_strv_builder_end (builder);
 }
 
-/* The addresses in a peer's CONNECT that we can dial, for that peer. */
-static GPtrArray *
-parse_remote_addrs (Holepunch__Pb__HolePunch *msg, PunchPeerId *peer)
-{
-  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_multiaddr_unref);
-  gsize peer_len;
-  const guint8 *peer_bytes = punch_peer_id_get_bytes (peer, &peer_len);
-
-  for (gsize i = 0; i < msg->n_obsaddrs; i++)
-    {
-      g_autoptr (PunchMultiaddr) ma = punch_multiaddr_new_from_bytes (msg->obsaddrs[i].data, msg->obsaddrs[i].len, NULL);
-      g_autoptr (GBytes) id = NULL;
-
-      if (ma == NULL)
-        continue;
-      id = punch_multiaddr_get_peer_id_bytes (ma);
-      if (id != NULL && (g_bytes_get_size (id) != peer_len || memcmp (g_bytes_get_data (id, NULL), peer_bytes, peer_len) != 0))
-        continue;
-      if (punch_multiaddr_get_scope (ma) == PUNCH_ADDR_SCOPE_LOOPBACK
-          || punch_multiaddr_get_scope (ma) == PUNCH_ADDR_SCOPE_UNUSABLE)
-        continue;
-      add_unique (out, seen, ma);
-    }
-  return out;
-}
-
 /* ---- messages ---- */
 
 static void
-write_message (Exchange *ex, Holepunch__Pb__HolePunch__Type type, GPtrArray *addrs,
-               GAsyncReadyCallback callback)
+write_message (Exchange *ex, PunchDcutrType type, GPtrArray *addrs, GAsyncReadyCallback callback)
 {
-  Holepunch__Pb__HolePunch msg = HOLEPUNCH__PB__HOLE_PUNCH__INIT;
-  g_autofree ProtobufCBinaryData *data = NULL;
-  g_autoptr (GBytes) bytes = NULL;
-  guint n = addrs ? addrs->len : 0;
-  gsize len;
-  guint8 *buf;
+  g_autoptr (GBytes) bytes = punch_dcutr_message_encode (type, addrs);
 
-  msg.type = type;
-  if (n > 0)
-    {
-      data = g_new0 (ProtobufCBinaryData, n);
-      for (guint i = 0; i < n; i++)
-        data[i].data = (guint8 *) punch_multiaddr_get_bytes (g_ptr_array_index (addrs, i), &data[i].len);
-      msg.n_obsaddrs = n;
-      msg.obsaddrs = data;
-    }
-  len = holepunch__pb__hole_punch__get_packed_size (&msg);
-  buf = g_malloc (len);
-  holepunch__pb__hole_punch__pack (&msg, buf);
-  bytes = g_bytes_new_take (buf, len);
-  punch_framing_write_async (g_io_stream_get_output_stream (ex->stream), bytes, ex->cancellable, callback, ex);
+  punch_framing_write_async (g_io_stream_get_output_stream (ex->stream), bytes, ex->cancellable, callback,
+                             exchange_ref (ex));
 }
 
-static Holepunch__Pb__HolePunch *
-read_message_finish (GAsyncResult *result, GInputStream *in, Holepunch__Pb__HolePunch__Type expected, GError **error)
+static void
+read_message (Exchange *ex, GAsyncReadyCallback callback)
 {
-  g_autoptr (GBytes) bytes = punch_framing_read_finish (in, result, error);
-  Holepunch__Pb__HolePunch *msg;
+  punch_framing_read_async (g_io_stream_get_input_stream (ex->stream), PUNCH_DCUTR_MAX_MESSAGE, ex->cancellable,
+                            callback, exchange_ref (ex));
+}
+
+/* The dialable addresses of the peer's message, or NULL with @error set. */
+static GPtrArray *
+read_message_finish (Exchange *ex, GAsyncResult *result, PunchDcutrType expected, GError **error)
+{
+  g_autoptr (GBytes) bytes = punch_framing_read_finish (g_io_stream_get_input_stream (ex->stream), result, error);
+  g_autoptr (GPtrArray) addrs = NULL;
 
   if (bytes == NULL)
     return NULL;
-  msg = holepunch__pb__hole_punch__unpack (NULL, g_bytes_get_size (bytes), g_bytes_get_data (bytes, NULL));
-  if (msg == NULL)
-    {
-      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED, "malformed DCUtR message");
-      return NULL;
-    }
-  if (msg->type != expected)
-    {
-      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_PROTOCOL, "expected a DCUtR %s message, got type %d",
-                   expected == HOLEPUNCH__PB__HOLE_PUNCH__TYPE__CONNECT ? "CONNECT" : "SYNC", (int) msg->type);
-      holepunch__pb__hole_punch__free_unpacked (msg, NULL);
-      return NULL;
-    }
-  return msg;
+  addrs = punch_dcutr_message_decode (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), expected, error);
+  if (addrs == NULL)
+    return NULL;
+  return punch_dcutr_filter_remote_addrs (addrs, punch_hole_punch_get_peer_id (ex->hp));
 }
 
-/* ---- the simultaneous open: dial every candidate, first one wins ---- */
-
-typedef void (*DialDone) (Exchange *ex, PunchConnection *direct, GError *error);
+/* ---- a round of dials: every candidate at once, the first connection wins ---- */
 
 typedef struct
 {
   Exchange *ex;
-  DialDone  done;
-} DialRace;
+  guint     round_no;
+} RoundDial;
 
 static void
-race_dialed (GObject *source, GAsyncResult *result, gpointer user_data)
+round_settle (Exchange *ex, PunchConnection *direct, GError *error)
 {
-  DialRace *race = user_data;
-  Exchange *ex = race->ex;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PunchConnection) conn = punch_host_dial_finish (PUNCH_HOST (source), result, &error);
+  RoundDone done = ex->round_done;
 
-  ex->dials_pending--;
-  if (conn != NULL && !ex->settled)
-    {
-      ex->settled = TRUE;
-      g_cancellable_cancel (ex->cancellable);
-      race->done (ex, conn, NULL);
-    }
-  else if (conn == NULL && ex->dial_error == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    ex->dial_error = g_steal_pointer (&error);
-
-  if (ex->dials_pending == 0 && !ex->settled)
-    {
-      ex->settled = TRUE;
-      race->done (ex, NULL, ex->dial_error ? g_error_copy (ex->dial_error)
-                                           : g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "cancelled"));
-    }
-  else if (ex->dials_pending == 0)
-    exchange_free (ex);
-  g_free (race);
+  ex->dialing = FALSE;
+  ex->round_done = NULL;
+  clear_expectations (ex);
+  /* The losers of the race stop; the winner is already ours. */
+  if (ex->round != NULL)
+    g_cancellable_cancel (ex->round);
+  done (ex, direct, error);
 }
 
 static void
-dial_all (Exchange *ex, GPtrArray *addrs, PunchDialFlags flags, guint timeout_ms, DialDone done)
+round_dialed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RoundDial *dial = user_data;
+  g_autoptr (Exchange) ex = dial->ex;
+  guint round_no = dial->round_no;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchConnection) conn = punch_host_dial_finish (PUNCH_HOST (source), result, &error);
+
+  g_free (dial);
+  if (ex->ended || round_no != ex->round_no || !ex->dialing)
+    return;
+  ex->dials_pending--;
+  if (conn != NULL)
+    {
+      round_settle (ex, conn, NULL);
+      return;
+    }
+  /* The reason worth telling: a real failure over a cancellation. */
+  if (ex->dial_error == NULL || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_clear_error (&ex->dial_error);
+      ex->dial_error = g_steal_pointer (&error);
+    }
+  if (ex->dials_pending == 0)
+    {
+      g_autoptr (GError) last = g_steal_pointer (&ex->dial_error);
+      round_settle (ex, NULL, last);
+    }
+}
+
+/* Dials every address of @addrs (as the server when !@as_client), and
+ * expects the peer's SYN to land on our listener instead. */
+static void
+round_start (Exchange *ex, GPtrArray *addrs, gboolean as_client, guint timeout_ms, RoundDone done)
 {
   gsize len;
   const guint8 *peer = punch_peer_id_get_bytes (punch_hole_punch_get_peer_id (ex->hp), &len);
 
-  ex->settled = FALSE;
+  ex->round_no++;
+  ex->dialing = TRUE;
+  ex->round_done = done;
+  ex->dials_pending = 0;
   g_clear_error (&ex->dial_error);
-  g_clear_object (&ex->cancellable);
-  ex->cancellable = g_cancellable_new ();
-  g_signal_connect_object (ex->self->cancellable, "cancelled", G_CALLBACK (g_cancellable_cancel),
-                           ex->cancellable, G_CONNECT_SWAPPED);
+  g_clear_object (&ex->round);
+  ex->round = child_cancellable (ex->cancellable);
+  clear_expectations (ex);
+  for (guint i = 0; i < addrs->len; i++)
+    {
+      guint id = punch_host_expect_inbound (ex->self->host, g_ptr_array_index (addrs, i),
+                                            punch_hole_punch_get_peer_id (ex->hp), as_client);
+      g_array_append_val (ex->expectations, id);
+    }
   for (guint i = 0; i < addrs->len; i++)
     {
       g_autoptr (PunchMultiaddr) full = punch_multiaddr_with_peer_id (g_ptr_array_index (addrs, i), peer, len);
-      DialRace *race = g_new0 (DialRace, 1);
+      RoundDial *dial = g_new0 (RoundDial, 1);
 
-      race->ex = ex;
-      race->done = done;
+      dial->ex = exchange_ref (ex);
+      dial->round_no = ex->round_no;
       ex->dials_pending++;
-      punch_host_dial_full_async (ex->self->host, full, flags, timeout_ms, ex->cancellable, race_dialed, race);
+      punch_host_dial_full_async (ex->self->host, full, as_client ? PUNCH_DIAL_FLAGS_NONE : PUNCH_DIAL_FLAGS_AS_SERVER,
+                                  timeout_ms, ex->round, round_dialed, dial);
+    }
+  if (addrs->len == 0)
+    {
+      g_autoptr (GError) error = g_error_new (PUNCH_ERROR, PUNCH_ERROR_NO_ADDRESSES, "no address to dial");
+      round_settle (ex, NULL, error);
+    }
+}
+
+/* A direct connection with the peer of a dialling exchange, however it
+ * came (our dial, the peer's SYN on our listener), ends the round. */
+static void
+direct_connection_opened (PunchDcutrService *self, PunchConnection *conn)
+{
+  PunchPeerId *peer = punch_connection_get_peer_id (conn);
+
+  for (guint i = 0; i < self->exchanges->len; i++)
+    {
+      Exchange *ex = g_ptr_array_index (self->exchanges, i);
+
+      if (ex->dialing && punch_peer_id_equal (punch_hole_punch_get_peer_id (ex->hp), peer))
+        {
+          g_autoptr (Exchange) hold = exchange_ref (ex);
+
+          g_debug ("hole punch with %s: direct connection %u (%s)", punch_peer_id_to_string (peer),
+                   punch_connection_get_id (conn),
+                   punch_connection_get_direction (conn) == PUNCH_DIRECTION_INBOUND ? "inbound" : "outbound");
+          round_settle (ex, conn, NULL);
+          return;
+        }
     }
 }
 
 /* ---- role B: we accepted the relayed connection ---- */
 
 static void
+b_end (Exchange *ex, PunchHolePunchOutcome outcome, const char *why)
+{
+  punch_hole_punch_fail (ex->hp, outcome, why);
+  finish_punch (ex->self, ex->hp, ex->relayed);
+  exchange_end (ex);
+}
+
+static void
 b_give_up_or_retry (Exchange *ex, const char *why)
 {
+  g_debug ("hole punch with %s: %s", punch_peer_id_to_string (punch_hole_punch_get_peer_id (ex->hp)), why);
   punch_hole_punch_set_error (ex->hp, why);
+  if (ex->stream != NULL)
+    g_io_stream_close_async (ex->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+  g_clear_object (&ex->stream);
   if (punch_hole_punch_get_attempts (ex->hp) < PUNCH_DCUTR_MAX_ATTEMPTS
       && punch_connection_get_state (ex->relayed) == PUNCH_CONNECTION_STATE_OPEN)
     {
-      if (ex->stream != NULL)
-        g_io_stream_close_async (ex->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
-      g_clear_object (&ex->stream);
       b_attempt (ex);
       return;
     }
-  punch_hole_punch_fail (ex->hp, PUNCH_HOLE_PUNCH_OUTCOME_FAILED, why);
-  finish_punch (ex->self, ex->hp, ex->relayed);
-  exchange_free (ex);
+  if (punch_connection_get_state (ex->relayed) != PUNCH_CONNECTION_STATE_OPEN)
+    b_end (ex, PUNCH_HOLE_PUNCH_OUTCOME_NO_CONNECTION, why);
+  else
+    b_end (ex, PUNCH_HOLE_PUNCH_OUTCOME_FAILED, why);
 }
 
 static void
 b_punch_done (Exchange *ex, PunchConnection *direct, GError *error)
 {
+  g_autofree char *why = NULL;
+
   if (direct != NULL)
     {
       punch_hole_punch_succeed (ex->hp, PUNCH_HOLE_PUNCH_OUTCOME_SUCCESS, direct);
       finish_punch (ex->self, ex->hp, ex->relayed);
-      if (ex->dials_pending == 0)
-        exchange_free (ex);
+      exchange_end (ex);
       return;
     }
-  {
-    g_autofree char *why = g_strdup_printf ("attempt %u: %s", punch_hole_punch_get_attempts (ex->hp), error->message);
-
-    g_error_free (error);
-    b_give_up_or_retry (ex, why);
-  }
+  why = g_strdup_printf ("attempt %u: %s", punch_hole_punch_get_attempts (ex->hp), error->message);
+  b_give_up_or_retry (ex, why);
 }
 
 static gboolean
 b_sync_timer_cb (gpointer user_data)
 {
   Exchange *ex = user_data;
+  /* The last attempt dials as the client, for peers with the roles the
+   * wrong way round (go-libp2p before v0.41; go v0.48 does the same). */
+  gboolean as_client = punch_hole_punch_get_attempts (ex->hp) >= PUNCH_DCUTR_MAX_ATTEMPTS;
+  g_autofree char *detail = g_strdup_printf ("attempt %u as %s", punch_hole_punch_get_attempts (ex->hp),
+                                             as_client ? "client" : "server");
 
   ex->timer_id = 0;
-  punch_hole_punch_set_state (ex->hp, PUNCH_HOLE_PUNCH_STATE_DIALING, NULL);
-  /* B is the server of the connection the simultaneous open makes. */
-  dial_all (ex, ex->remote, PUNCH_DIAL_FLAGS_AS_SERVER, PUNCH_DIAL_TIMEOUT_MS, b_punch_done);
+  punch_hole_punch_set_state (ex->hp, PUNCH_HOLE_PUNCH_STATE_DIALING, detail);
+  round_start (ex, ex->remote, as_client, PUNCH_DIAL_TIMEOUT_MS, b_punch_done);
   return G_SOURCE_REMOVE;
 }
 
 static void
 b_sync_written (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  Exchange *ex = user_data;
+  g_autoptr (Exchange) ex = user_data;
   g_autoptr (GError) error = NULL;
   gint64 rtt = punch_hole_punch_get_rtt (ex->hp);
 
-  if (!punch_framing_write_finish (G_OUTPUT_STREAM (source), result, &error))
+  if (!punch_framing_write_finish (G_OUTPUT_STREAM (source), result, &error) || ex->ended)
     {
-      g_autofree char *why = g_strdup_printf ("sending SYNC: %s", error->message);
+      g_autofree char *why = NULL;
+
+      if (ex->ended)
+        return;
+      why = g_strdup_printf ("sending SYNC: %s", error->message);
       b_give_up_or_retry (ex, why);
       return;
     }
   g_clear_handle_id (&ex->timeout_id, g_source_remove);
   punch_hole_punch_set_state (ex->hp, PUNCH_HOLE_PUNCH_STATE_SYNCING, NULL);
-  /* A dials when SYNC arrives, half an RTT from now: dialing then makes the
-   * two SYNs cross. */
-  ex->timer_id = g_timeout_add ((guint) MAX (rtt / 2000, 0), b_sync_timer_cb, ex);
-  g_source_set_name_by_id (ex->timer_id, "[punchline] dcutr rtt/2");
+  /* A dials when SYNC arrives, half an RTT from now: dialling then makes
+   * the two SYNs cross. */
+  ex->timer_id = exchange_timeout_add (ex, (guint) MAX (rtt / 2000, 0), b_sync_timer_cb, "[punchline] dcutr rtt/2");
 }
 
 static void
 b_connect_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  Exchange *ex = user_data;
+  g_autoptr (Exchange) ex = user_data;
   g_autoptr (GError) error = NULL;
-  Holepunch__Pb__HolePunch *msg = read_message_finish (result, G_INPUT_STREAM (source),
-                                                       HOLEPUNCH__PB__HOLE_PUNCH__TYPE__CONNECT, &error);
-  g_auto (GStrv) remote = NULL;
+  g_autoptr (GPtrArray) remote = NULL;
+  g_auto (GStrv) remote_text = NULL;
 
-  if (msg == NULL)
+  if (ex->ended)
+    return;
+  remote = read_message_finish (ex, result, PUNCH_DCUTR_CONNECT, &error);
+  if (remote == NULL)
     {
       g_autofree char *why = g_strdup_printf ("waiting for the peer's CONNECT: %s", error->message);
       b_give_up_or_retry (ex, why);
       return;
     }
   punch_hole_punch_set_rtt (ex->hp, g_get_monotonic_time () - ex->t0);
+  remote_text = addrs_to_strv (remote);
+  punch_hole_punch_set_addrs (ex->hp, NULL, (const char * const *) remote_text);
   g_clear_pointer (&ex->remote, g_ptr_array_unref);
-  ex->remote = parse_remote_addrs (msg, punch_hole_punch_get_peer_id (ex->hp));
-  holepunch__pb__hole_punch__free_unpacked (msg, NULL);
-  remote = addrs_to_strv (ex->remote);
-  punch_hole_punch_set_addrs (ex->hp, NULL, (const char * const *) remote);
+  ex->remote = g_steal_pointer (&remote);
   if (ex->remote->len == 0)
     {
-      b_give_up_or_retry (ex, "the peer's CONNECT carried no address we can dial");
+      b_give_up_or_retry (ex, "the peer's CONNECT carried no public TCP address");
       return;
     }
-  write_message (ex, HOLEPUNCH__PB__HOLE_PUNCH__TYPE__SYNC, NULL, b_sync_written);
+  write_message (ex, PUNCH_DCUTR_SYNC, NULL, b_sync_written);
 }
 
 static void
 b_connect_written (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  Exchange *ex = user_data;
+  g_autoptr (Exchange) ex = user_data;
   g_autoptr (GError) error = NULL;
 
-  if (!punch_framing_write_finish (G_OUTPUT_STREAM (source), result, &error))
+  if (!punch_framing_write_finish (G_OUTPUT_STREAM (source), result, &error) || ex->ended)
     {
-      g_autofree char *why = g_strdup_printf ("sending CONNECT: %s", error->message);
+      g_autofree char *why = NULL;
+
+      if (ex->ended)
+        return;
+      why = g_strdup_printf ("sending CONNECT: %s", error->message);
       b_give_up_or_retry (ex, why);
       return;
     }
-  punch_framing_read_async (g_io_stream_get_input_stream (ex->stream), PUNCH_DCUTR_MAX_MESSAGE, ex->cancellable,
-                            b_connect_read, ex);
+  read_message (ex, b_connect_read);
 }
 
 static gboolean
@@ -491,6 +576,8 @@ exchange_timeout_cb (gpointer user_data)
   Exchange *ex = user_data;
 
   ex->timeout_id = 0;
+  /* The pending read or write fails with CANCELLED and the step that
+   * waited for it decides. */
   g_cancellable_cancel (ex->cancellable);
   return G_SOURCE_REMOVE;
 }
@@ -498,32 +585,38 @@ exchange_timeout_cb (gpointer user_data)
 static void
 b_stream_opened (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  Exchange *ex = user_data;
+  g_autoptr (Exchange) ex = user_data;
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) ours = NULL;
   g_auto (GStrv) local = NULL;
+  GIOStream *stream = punch_connection_open_stream_finish (PUNCH_CONNECTION (source), result, NULL, &error);
 
-  ex->stream = punch_connection_open_stream_finish (PUNCH_CONNECTION (source), result, NULL, &error);
-  if (ex->stream == NULL)
+  if (ex->ended)
+    {
+      if (stream != NULL)
+        {
+          g_io_stream_close_async (stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+          g_object_unref (stream);
+        }
+      return;
+    }
+  if (stream == NULL)
     {
       g_autofree char *why = g_strdup_printf ("opening %s: %s", PUNCH_DCUTR_PROTOCOL, error->message);
 
-      if (punch_hole_punch_get_attempts (ex->hp) == 1)
-        {
-          punch_hole_punch_fail (ex->hp, PUNCH_HOLE_PUNCH_OUTCOME_NO_STREAM, why);
-          finish_punch (ex->self, ex->hp, ex->relayed);
-          exchange_free (ex);
-          return;
-        }
-      b_give_up_or_retry (ex, why);
+      /* A peer that does not speak DCUtR will not on the next try. */
+      if (g_error_matches (error, PUNCH_ERROR, PUNCH_ERROR_NEGOTIATION_FAILED))
+        b_end (ex, PUNCH_HOLE_PUNCH_OUTCOME_NO_STREAM, why);
+      else
+        b_give_up_or_retry (ex, why);
       return;
     }
-
+  ex->stream = stream;
   ours = punch_dcutr_service_get_candidate_addrs (ex->self);
   local = addrs_to_strv (ours);
   punch_hole_punch_set_addrs (ex->hp, (const char * const *) local, NULL);
   ex->t0 = g_get_monotonic_time ();
-  write_message (ex, HOLEPUNCH__PB__HOLE_PUNCH__TYPE__CONNECT, ours, b_connect_written);
+  write_message (ex, PUNCH_DCUTR_CONNECT, ours, b_connect_written);
 }
 
 static void
@@ -531,15 +624,15 @@ b_attempt (Exchange *ex)
 {
   const char *protocols[] = { PUNCH_DCUTR_PROTOCOL, NULL };
 
+  /* Each attempt gets a fresh budget and a fresh cancellable: the previous
+   * one may have been cancelled by its timeout. */
   g_clear_handle_id (&ex->timeout_id, g_source_remove);
   g_clear_object (&ex->cancellable);
-  ex->cancellable = g_cancellable_new ();
-  g_signal_connect_object (ex->self->cancellable, "cancelled", G_CALLBACK (g_cancellable_cancel),
-                           ex->cancellable, G_CONNECT_SWAPPED);
-  ex->timeout_id = g_timeout_add_seconds (EXCHANGE_TIMEOUT_S, exchange_timeout_cb, ex);
+  ex->cancellable = child_cancellable (ex->self->cancellable);
+  ex->timeout_id = exchange_timeout_add (ex, EXCHANGE_TIMEOUT_S * 1000, exchange_timeout_cb, "[punchline] dcutr exchange");
   punch_hole_punch_begin_attempt (ex->hp);
   punch_hole_punch_set_state (ex->hp, PUNCH_HOLE_PUNCH_STATE_EXCHANGING, NULL);
-  punch_connection_open_stream_async (ex->relayed, protocols, ex->cancellable, b_stream_opened, ex);
+  punch_connection_open_stream_async (ex->relayed, protocols, ex->cancellable, b_stream_opened, exchange_ref (ex));
 }
 
 static void
@@ -549,13 +642,11 @@ b_reverse_done (Exchange *ex, PunchConnection *direct, GError *error)
     {
       punch_hole_punch_succeed (ex->hp, PUNCH_HOLE_PUNCH_OUTCOME_CONNECTION_REVERSED, direct);
       finish_punch (ex->self, ex->hp, ex->relayed);
-      if (ex->dials_pending == 0)
-        exchange_free (ex);
+      exchange_end (ex);
       return;
     }
   g_debug ("direct dial to %s failed (%s); hole punching", punch_peer_id_to_string (punch_hole_punch_get_peer_id (ex->hp)),
            error->message);
-  g_error_free (error);
   b_attempt (ex);
 }
 
@@ -569,10 +660,13 @@ b_after_identify (Exchange *ex)
   GPtrArray *addrs = info ? punch_peer_info_get_addrs (info) : NULL;
 
   g_clear_handle_id (&ex->timer_id, g_source_remove);
-  if (ex->identified_id != 0)
-    g_clear_signal_handler (&ex->identified_id, ex->self->identify);
-  if (ex->identify_failed_id != 0)
-    g_clear_signal_handler (&ex->identify_failed_id, ex->self->identify);
+  g_clear_signal_handler (&ex->identified_id, ex->self->identify);
+  g_clear_signal_handler (&ex->identify_failed_id, ex->self->identify);
+  if (punch_connection_get_state (ex->relayed) != PUNCH_CONNECTION_STATE_OPEN)
+    {
+      b_end (ex, PUNCH_HOLE_PUNCH_OUTCOME_NO_CONNECTION, "the relayed connection closed");
+      return;
+    }
 
   /* A peer that says it is publicly reachable gets a plain dial first
    * ("connection reversal"): no punch needed when it works. */
@@ -582,7 +676,7 @@ b_after_identify (Exchange *ex)
   if (direct->len > 0)
     {
       punch_hole_punch_set_state (ex->hp, PUNCH_HOLE_PUNCH_STATE_REVERSING, NULL);
-      dial_all (ex, direct, PUNCH_DIAL_FLAGS_NONE, ex->self->direct_dial_timeout_ms, b_reverse_done);
+      round_start (ex, direct, TRUE, ex->self->direct_dial_timeout_ms, b_reverse_done);
       return;
     }
   b_attempt (ex);
@@ -594,7 +688,10 @@ on_identified (PunchIdentifyService *identify, PunchConnection *conn, gpointer i
   Exchange *ex = user_data;
 
   if (conn == ex->relayed)
-    b_after_identify (ex);
+    {
+      g_autoptr (Exchange) hold = exchange_ref (ex);
+      b_after_identify (ex);
+    }
 }
 
 static void
@@ -603,7 +700,10 @@ on_identify_failed (PunchIdentifyService *identify, PunchConnection *conn, GErro
   Exchange *ex = user_data;
 
   if (conn == ex->relayed)
-    b_after_identify (ex);
+    {
+      g_autoptr (Exchange) hold = exchange_ref (ex);
+      b_after_identify (ex);
+    }
 }
 
 static gboolean
@@ -616,6 +716,23 @@ identify_wait_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static PunchConnection *
+find_direct_connection (PunchDcutrService *self, PunchPeerId *peer)
+{
+  GListModel *conns = punch_host_get_connections (self->host);
+  guint n = g_list_model_get_n_items (conns);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (PunchConnection) conn = g_list_model_get_item (conns, i);
+
+      if (!punch_connection_get_relayed (conn) && punch_peer_id_equal (punch_connection_get_peer_id (conn), peer)
+          && punch_connection_get_state (conn) == PUNCH_CONNECTION_STATE_OPEN)
+        return conn;
+    }
+  return NULL;
+}
+
 static void
 on_connection_opened (PunchHost *host, PunchConnection *conn, gpointer user_data)
 {
@@ -623,10 +740,20 @@ on_connection_opened (PunchHost *host, PunchConnection *conn, gpointer user_data
   g_autoptr (PunchHolePunch) hp = NULL;
   Exchange *ex;
 
+  if (!punch_connection_get_relayed (conn))
+    {
+      direct_connection_opened (self, conn);
+      return;
+    }
   /* B is the side that accepted the relayed connection. */
-  if (!self->enabled || !punch_connection_get_relayed (conn)
-      || punch_connection_get_direction (conn) != PUNCH_DIRECTION_INBOUND)
+  if (!self->enabled || punch_connection_get_direction (conn) != PUNCH_DIRECTION_INBOUND)
     return;
+  if (find_direct_connection (self, punch_connection_get_peer_id (conn)) != NULL)
+    {
+      g_debug ("no hole punch with %s: already connected directly",
+               punch_peer_id_to_string (punch_connection_get_peer_id (conn)));
+      return;
+    }
 
   hp = punch_hole_punch_new (punch_connection_get_peer_id (conn), PUNCH_HOLE_PUNCH_ROLE_B, conn);
   g_list_store_append (self->punches, hp);
@@ -635,10 +762,30 @@ on_connection_opened (PunchHost *host, PunchConnection *conn, gpointer user_data
   ex = exchange_new (self, hp, conn);
   ex->identified_id = g_signal_connect (self->identify, "identified", G_CALLBACK (on_identified), ex);
   ex->identify_failed_id = g_signal_connect (self->identify, "failed", G_CALLBACK (on_identify_failed), ex);
-  ex->timer_id = g_timeout_add (IDENTIFY_WAIT_MS, identify_wait_cb, ex);
+  ex->timer_id = exchange_timeout_add (ex, IDENTIFY_WAIT_MS, identify_wait_cb, "[punchline] dcutr identify wait");
 }
 
 /* ---- role A: we dialled through the relay and answer ---- */
+
+static gboolean
+a_retry_wait_cb (gpointer user_data)
+{
+  PunchHolePunch *hp = user_data;
+  PunchDcutrService *self = g_object_get_data (G_OBJECT (hp), "punch-dcutr-service");
+
+  /* The peer did not try again: the failure stands. The table's
+   * reference keeps @hp alive until the end. */
+  g_hash_table_steal (self->a_waiting, hp);
+  finish_punch (self, hp, NULL);
+  g_object_unref (hp);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+source_remove_notify (gpointer id)
+{
+  g_source_remove (GPOINTER_TO_UINT (id));
+}
 
 static PunchHolePunch *
 find_open_punch_a (PunchDcutrService *self, PunchPeerId *peer)
@@ -651,33 +798,47 @@ find_open_punch_a (PunchDcutrService *self, PunchPeerId *peer)
 
       if (punch_hole_punch_get_role (hp) == PUNCH_HOLE_PUNCH_ROLE_A
           && punch_peer_id_equal (punch_hole_punch_get_peer_id (hp), peer)
-          && punch_hole_punch_get_state (hp) != PUNCH_HOLE_PUNCH_STATE_SUCCEEDED
-          && punch_hole_punch_get_attempts (hp) < PUNCH_DCUTR_MAX_ATTEMPTS)
+          && g_hash_table_contains (self->a_waiting, hp))
         return g_steal_pointer (&hp);
     }
   return NULL;
 }
 
 static void
+a_round_failed (Exchange *ex, const char *why)
+{
+  PunchDcutrService *self = ex->self;
+
+  punch_hole_punch_fail (ex->hp, PUNCH_HOLE_PUNCH_OUTCOME_FAILED, why);
+  /* B may try again on a new stream; the last failure is the final one. */
+  if (punch_hole_punch_get_attempts (ex->hp) >= PUNCH_DCUTR_MAX_ATTEMPTS
+      || punch_connection_get_state (ex->relayed) != PUNCH_CONNECTION_STATE_OPEN)
+    finish_punch (self, ex->hp, NULL);
+  else
+    {
+      guint id = g_timeout_add_seconds (A_RETRY_WAIT_S, a_retry_wait_cb, ex->hp);
+
+      g_source_set_name_by_id (id, "[punchline] dcutr retry wait");
+      g_object_set_data (G_OBJECT (ex->hp), "punch-dcutr-service", self);
+      g_hash_table_insert (self->a_waiting, g_object_ref (ex->hp), GUINT_TO_POINTER (id));
+    }
+  exchange_end (ex);
+}
+
+static void
 a_punch_done (Exchange *ex, PunchConnection *direct, GError *error)
 {
+  g_autofree char *why = NULL;
+
   if (direct != NULL)
     {
       punch_hole_punch_succeed (ex->hp, PUNCH_HOLE_PUNCH_OUTCOME_SUCCESS, direct);
       finish_punch (ex->self, ex->hp, ex->relayed);
+      exchange_end (ex);
+      return;
     }
-  else
-    {
-      g_autofree char *why = g_strdup_printf ("attempt %u: %s", punch_hole_punch_get_attempts (ex->hp), error->message);
-
-      g_error_free (error);
-      punch_hole_punch_fail (ex->hp, PUNCH_HOLE_PUNCH_OUTCOME_FAILED, why);
-      /* B may try again; the last failure is the final one. */
-      if (punch_hole_punch_get_attempts (ex->hp) >= PUNCH_DCUTR_MAX_ATTEMPTS)
-        finish_punch (ex->self, ex->hp, ex->relayed);
-    }
-  if (ex->dials_pending == 0)
-    exchange_free (ex);
+  why = g_strdup_printf ("attempt %u: %s", punch_hole_punch_get_attempts (ex->hp), error->message);
+  a_round_failed (ex, why);
 }
 
 static void
@@ -685,75 +846,75 @@ a_fail (Exchange *ex, const char *what, GError *error)
 {
   g_autofree char *why = g_strdup_printf ("%s: %s", what, error->message);
 
-  punch_hole_punch_fail (ex->hp, PUNCH_HOLE_PUNCH_OUTCOME_FAILED, why);
-  exchange_free (ex);
+  g_debug ("hole punch with %s: %s", punch_peer_id_to_string (punch_hole_punch_get_peer_id (ex->hp)), why);
+  a_round_failed (ex, why);
 }
 
 static void
 a_sync_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  Exchange *ex = user_data;
+  g_autoptr (Exchange) ex = user_data;
   g_autoptr (GError) error = NULL;
-  Holepunch__Pb__HolePunch *msg = read_message_finish (result, G_INPUT_STREAM (source),
-                                                       HOLEPUNCH__PB__HOLE_PUNCH__TYPE__SYNC, &error);
+  g_autoptr (GPtrArray) sync = NULL;
 
-  if (msg == NULL)
+  if (ex->ended)
+    return;
+  sync = read_message_finish (ex, result, PUNCH_DCUTR_SYNC, &error);
+  if (sync == NULL)
     {
       a_fail (ex, "waiting for SYNC", error);
       return;
     }
-  holepunch__pb__hole_punch__free_unpacked (msg, NULL);
   g_clear_handle_id (&ex->timeout_id, g_source_remove);
   /* A dials at once: B waits half an RTT, so both SYNs leave together. */
-  punch_hole_punch_set_state (ex->hp, PUNCH_HOLE_PUNCH_STATE_DIALING, NULL);
-  dial_all (ex, ex->remote, PUNCH_DIAL_FLAGS_NONE, PUNCH_DIAL_TIMEOUT_MS, a_punch_done);
+  punch_hole_punch_set_state (ex->hp, PUNCH_HOLE_PUNCH_STATE_DIALING, "as client");
+  round_start (ex, ex->remote, TRUE, PUNCH_DIAL_TIMEOUT_MS, a_punch_done);
 }
 
 static void
 a_connect_written (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  Exchange *ex = user_data;
+  g_autoptr (Exchange) ex = user_data;
   g_autoptr (GError) error = NULL;
 
-  if (!punch_framing_write_finish (G_OUTPUT_STREAM (source), result, &error))
+  if (!punch_framing_write_finish (G_OUTPUT_STREAM (source), result, &error) || ex->ended)
     {
-      a_fail (ex, "sending CONNECT", error);
+      if (!ex->ended)
+        a_fail (ex, "sending CONNECT", error);
       return;
     }
   punch_hole_punch_set_state (ex->hp, PUNCH_HOLE_PUNCH_STATE_SYNCING, NULL);
-  punch_framing_read_async (g_io_stream_get_input_stream (ex->stream), PUNCH_DCUTR_MAX_MESSAGE, ex->cancellable,
-                            a_sync_read, ex);
+  read_message (ex, a_sync_read);
 }
 
 static void
 a_connect_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  Exchange *ex = user_data;
+  g_autoptr (Exchange) ex = user_data;
   g_autoptr (GError) error = NULL;
-  Holepunch__Pb__HolePunch *msg = read_message_finish (result, G_INPUT_STREAM (source),
-                                                       HOLEPUNCH__PB__HOLE_PUNCH__TYPE__CONNECT, &error);
   g_autoptr (GPtrArray) ours = NULL;
   g_auto (GStrv) local = NULL;
   g_auto (GStrv) remote = NULL;
 
-  if (msg == NULL)
+  if (ex->ended)
+    return;
+  ex->remote = read_message_finish (ex, result, PUNCH_DCUTR_CONNECT, &error);
+  if (ex->remote == NULL)
     {
       a_fail (ex, "waiting for CONNECT", error);
       return;
     }
-  ex->remote = parse_remote_addrs (msg, punch_hole_punch_get_peer_id (ex->hp));
-  holepunch__pb__hole_punch__free_unpacked (msg, NULL);
   ours = punch_dcutr_service_get_candidate_addrs (ex->self);
   local = addrs_to_strv (ours);
   remote = addrs_to_strv (ex->remote);
   punch_hole_punch_set_addrs (ex->hp, (const char * const *) local, (const char * const *) remote);
   if (ex->remote->len == 0)
     {
-      g_autoptr (GError) none = g_error_new (PUNCH_ERROR, PUNCH_ERROR_NO_ADDRESSES, "no address we can dial");
+      g_autoptr (GError) none = g_error_new (PUNCH_ERROR, PUNCH_ERROR_NO_ADDRESSES, "no public TCP address");
       a_fail (ex, "the peer's CONNECT", none);
       return;
     }
-  write_message (ex, HOLEPUNCH__PB__HOLE_PUNCH__TYPE__CONNECT, ours, a_connect_written);
+  write_message (ex, PUNCH_DCUTR_CONNECT, ours, a_connect_written);
 }
 
 static void
@@ -776,7 +937,9 @@ dcutr_handler (PunchHost       *host,
     }
 
   hp = find_open_punch_a (self, punch_connection_get_peer_id (conn));
-  if (hp == NULL)
+  if (hp != NULL)
+    g_hash_table_remove (self->a_waiting, hp);
+  else
     {
       hp = punch_hole_punch_new (punch_connection_get_peer_id (conn), PUNCH_HOLE_PUNCH_ROLE_A, conn);
       g_list_store_append (self->punches, hp);
@@ -787,9 +950,8 @@ dcutr_handler (PunchHost       *host,
 
   ex = exchange_new (self, hp, conn);
   ex->stream = g_object_ref (stream);
-  ex->timeout_id = g_timeout_add_seconds (EXCHANGE_TIMEOUT_S, exchange_timeout_cb, ex);
-  punch_framing_read_async (g_io_stream_get_input_stream (stream), PUNCH_DCUTR_MAX_MESSAGE, ex->cancellable,
-                            a_connect_read, ex);
+  ex->timeout_id = exchange_timeout_add (ex, EXCHANGE_TIMEOUT_S * 1000, exchange_timeout_cb, "[punchline] dcutr exchange");
+  read_message (ex, a_connect_read);
 }
 
 /* ---- the object ---- */
@@ -807,6 +969,9 @@ punch_dcutr_service_dispose (GObject *object)
   PunchDcutrService *self = PUNCH_DCUTR_SERVICE (object);
 
   g_cancellable_cancel (self->cancellable);
+  while (self->exchanges->len > 0)
+    exchange_end (g_ptr_array_index (self->exchanges, 0));
+  g_hash_table_remove_all (self->a_waiting);
   if (self->host != NULL)
     {
       punch_host_remove_stream_handler (self->host, PUNCH_DCUTR_PROTOCOL);
@@ -825,6 +990,8 @@ punch_dcutr_service_finalize (GObject *object)
 
   g_clear_object (&self->punches);
   g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->exchanges, g_ptr_array_unref);
+  g_clear_pointer (&self->a_waiting, g_hash_table_unref);
 
   G_OBJECT_CLASS (punch_dcutr_service_parent_class)->finalize (object);
 }
@@ -884,6 +1051,8 @@ static void
 punch_dcutr_service_init (PunchDcutrService *self)
 {
   self->punches = g_list_store_new (PUNCH_TYPE_HOLE_PUNCH);
+  self->exchanges = g_ptr_array_new ();
+  self->a_waiting = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref, source_remove_notify);
   self->cancellable = g_cancellable_new ();
   self->enabled = TRUE;
   self->direct_dial_timeout_ms = 5000;
