@@ -191,7 +191,9 @@ def main():
     check(text is not None, "peers panel shows Direct and '1 of 1 peer direct'")
     if text:
         check("Path relayed → direct" in text or "Path punching → direct" in text, "timeline shows relayed → direct")
-        check("[chart]" in text and "direct" in text.split("[chart]")[1].split("\n")[0], "RTT chart has direct samples")
+    text = wait_dump(env, tmp, "peers", lambda t: "[chart]" in t and " direct " in t.split("[chart]")[1].split("\n")[0],
+                     15, "direct samples")
+    check(text is not None, "RTT chart has direct samples")
     time.sleep(2.5)
     screenshot(env, "peers-direct")
 
