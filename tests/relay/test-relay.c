@@ -403,9 +403,9 @@ test_no_reservation (Fixture *f, gconstpointer data)
   g_autoptr (PunchMultiaddr) addr = NULL;
   g_autoptr (PunchConnection) conn = NULL;
   g_autofree char *text = NULL;
+  g_autofree char *relay = punch_multiaddr_to_string (f->relay_addr);
 
-  text = g_strdup_printf ("%s/p2p-circuit/p2p/%s", punch_multiaddr_to_string (f->relay_addr),
-                          punch_peer_id_to_string (punch_host_get_peer_id (f->b)));
+  text = g_strdup_printf ("%s/p2p-circuit/p2p/%s", relay, punch_peer_id_to_string (punch_host_get_peer_id (f->b)));
   addr = punch_multiaddr_new_from_string (text, &error);
   g_assert_no_error (error);
   conn = dial_through_relay (f, addr, &error);
