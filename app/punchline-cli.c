@@ -41,28 +41,24 @@ usage (GOptionContext *context,
   return PUNCH_CLI_EXIT_USAGE;
 }
 
-int
-main (int    argc,
-      char **argv)
+/* Parses the options before the command name, then runs the command. */
+static int
+run (PunchCliOptions *options,
+     int              argc,
+     char           **argv)
 {
-  PunchCliOptions options = { NULL, FALSE, PUNCH_CLI_DEFAULT_TIMEOUT };
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *description = commands_description ();
+  g_autofree char *message = NULL;
   g_autofree char *prgname = NULL;
-  int status;
-
-  setlocale (LC_ALL, "");
-  /* Standard output carries the events only: logs of every level go to
-   * standard error. */
-  g_log_writer_default_set_use_stderr (TRUE);
 
   context = g_option_context_new ("COMMAND [ARGUMENTS…]");
   g_option_context_set_summary (context, "A libp2p peer without a window.");
   g_option_context_set_description (context, description);
   /* Stop at the command name: what follows is the command's. */
   g_option_context_set_strict_posix (context, TRUE);
-  punch_cli_add_common_options (context, &options);
+  punch_cli_add_common_options (context, options);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return usage (context, error->message);
   if (argc < 2)
@@ -75,17 +71,28 @@ main (int    argc,
 
       prgname = g_strdup_printf ("punchline-cli %s", commands[i].name);
       g_set_prgname (prgname);
-      status = commands[i].run (&options, argc - 1, argv + 1);
-      g_free (options.identity);
-      g_free (options.security);
-      return status;
+      return commands[i].run (options, argc - 1, argv + 1);
     }
 
-  {
-    g_autofree char *message = g_strdup_printf ("unknown command “%s”", argv[1]);
+  message = g_strdup_printf ("unknown command “%s”", argv[1]);
+  return usage (context, message);
+}
 
-    g_free (options.identity);
-    g_free (options.security);
-    return usage (context, message);
-  }
+int
+main (int    argc,
+      char **argv)
+{
+  PunchCliOptions options = { NULL, FALSE, PUNCH_CLI_DEFAULT_TIMEOUT };
+  int status;
+
+  setlocale (LC_ALL, "");
+  /* Standard output carries the events only: logs of every level go to
+   * standard error. */
+  g_log_writer_default_set_use_stderr (TRUE);
+
+  status = run (&options, argc, argv);
+  /* Whatever the path out, the option strings GOption filled are ours. */
+  g_free (options.identity);
+  g_free (options.security);
+  return status;
 }
