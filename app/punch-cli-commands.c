@@ -783,10 +783,13 @@ punch_cli_command_listen (PunchCliOptions *options,
   g_auto (GStrv) relays = NULL;
   g_auto (GStrv) allow_limited = NULL;
   gboolean perf = FALSE;
+  gboolean echo = FALSE;
   const GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &listen,
       "Listen on MA (repeatable; default " DEFAULT_LISTEN_ADDR ")", "MA" },
     { "perf", 0, 0, G_OPTION_ARG_NONE, &perf, "Serve /perf/1.0.0", NULL },
+    { "echo", 0, 0, G_OPTION_ARG_NONE, &echo,
+      "Serve " PUNCH_CLI_ECHO_PROTOCOL " (allowed on relay-limited connections)", NULL },
     { "relay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &relays,
       "Reserve a slot on the relay at MA (ending in /p2p/<relay id>; repeatable)", "MA" },
     { "allow-limited", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allow_limited,
@@ -851,6 +854,8 @@ punch_cli_command_listen (PunchCliOptions *options,
 
   for (guint i = 0; allow_limited != NULL && allow_limited[i] != NULL; i++)
     punch_host_allow_on_limited (cli.host, allow_limited[i]);
+  if (echo)
+    punch_cli_relay_serve_echo (cli.host);
   cli_start_dcutr (&cli);
   for (guint i = 0; i < relay_addrs->len; i++)
     {

@@ -369,3 +369,87 @@ punch_cli_relay_unwatch (PunchCliOutput *out,
     }
   g_signal_handlers_disconnect_by_data (object, out);
 }
+
+/* Echo. */
+
+#define ECHO_BUFFER 4096
+
+typedef struct
+{
+  GIOStream *stream;
+  guint8     buffer[ECHO_BUFFER];
+} Echo;
+
+static void echo_read (Echo *echo);
+
+static void
+echo_free (Echo *echo)
+{
+  g_io_stream_close_async (echo->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+  g_object_unref (echo->stream);
+  g_free (echo);
+}
+
+static void
+on_echo_written (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  Echo *echo = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
+    {
+      g_debug ("echo: %s", error->message);
+      echo_free (echo);
+      return;
+    }
+  echo_read (echo);
+}
+
+static void
+on_echo_read (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Echo *echo = user_data;
+  g_autoptr (GError) error = NULL;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+
+  if (n <= 0)
+    {
+      if (n < 0)
+        g_debug ("echo: %s", error->message);
+      echo_free (echo);
+      return;
+    }
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (echo->stream), echo->buffer, n,
+                                   G_PRIORITY_DEFAULT, NULL, on_echo_written, echo);
+}
+
+static void
+echo_read (Echo *echo)
+{
+  g_input_stream_read_async (g_io_stream_get_input_stream (echo->stream), echo->buffer, ECHO_BUFFER,
+                             G_PRIORITY_DEFAULT, NULL, on_echo_read, echo);
+}
+
+static void
+echo_handler (PunchHost       *host,
+              PunchConnection *connection,
+              GIOStream       *stream,
+              const char      *protocol,
+              gpointer         user_data)
+{
+  Echo *echo = g_new0 (Echo, 1);
+
+  echo->stream = g_object_ref (stream);
+  echo_read (echo);
+}
+
+void
+punch_cli_relay_serve_echo (PunchHost *host)
+{
+  punch_host_set_stream_handler (host, PUNCH_CLI_ECHO_PROTOCOL, echo_handler, NULL, NULL);
+  punch_host_allow_on_limited (host, PUNCH_CLI_ECHO_PROTOCOL);
+}

@@ -32,4 +32,9 @@ void punch_cli_relay_print_settings    (PunchCliOutput        *out,
                                         PunchRelayService     *service,
                                         GPtrArray             *announce);
 
+/* An application protocol that opts into relay-limited connections, for
+ * tests of relayed connections: echoes every byte until the peer closes. */
+#define PUNCH_CLI_ECHO_PROTOCOL "/punchline/echo/1.0.0"
+void punch_cli_relay_serve_echo        (PunchHost             *host);
+
 G_END_DECLS
