@@ -39,10 +39,10 @@ format_duration (gint64 us)
   gint64 s = us / G_USEC_PER_SEC;
 
   if (s < 60)
-    return g_strdup_printf (_("%" G_GINT64_FORMAT " s"), s);
+    return g_strdup_printf (_("%d s"), (int) s);
   if (s < 3600)
-    return g_strdup_printf (_("%" G_GINT64_FORMAT " min %" G_GINT64_FORMAT " s"), s / 60, s % 60);
-  return g_strdup_printf (_("%" G_GINT64_FORMAT " h %" G_GINT64_FORMAT " min"), s / 3600, (s / 60) % 60);
+    return g_strdup_printf (_("%d min %d s"), (int) (s / 60), (int) (s % 60));
+  return g_strdup_printf (_("%d h %d min"), (int) (s / 3600), (int) ((s / 60) % 60));
 }
 
 static void
