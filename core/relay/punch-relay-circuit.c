@@ -15,6 +15,7 @@ typedef struct
   guint8             buf[PUMP_BUFFER];
   guint64            moved;
   gboolean           done;
+  gboolean           at_limit;   /* the last write spends the data budget */
 } Pump;
 
 struct _PunchRelayCircuit
@@ -113,6 +114,15 @@ punch_relay_circuit_abort (PunchRelayCircuit *self, const char *reason)
 }
 
 static void
+abort_at_data_limit (PunchRelayCircuit *self)
+{
+  g_autofree char *reason = g_strdup_printf ("data limit of %" G_GUINT64_FORMAT " bytes per direction reached",
+                                             self->limit_data);
+
+  punch_relay_circuit_abort (self, reason);
+}
+
+static void
 pump_done (Pump *pump)
 {
   PunchRelayCircuit *self = pump->circuit;
@@ -142,6 +152,12 @@ pump_wrote (GObject *source, GAsyncResult *result, gpointer user_data)
           g_autofree char *reason = g_strdup_printf ("forwarding failed: %s", error->message);
           punch_relay_circuit_abort (self, reason);
         }
+      return;
+    }
+  if (pump->at_limit)
+    {
+      if (!self->closed)
+        abort_at_data_limit (self);
       return;
     }
   pump_read (pump);
@@ -185,14 +201,18 @@ pump_got (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
 
-  pump->moved += (guint64) n;
-  if (self->limit_data > 0 && pump->moved > self->limit_data)
+  /* As go does: relay exactly the budget, then reset both ends. */
+  if (self->limit_data > 0 && (guint64) n >= self->limit_data - pump->moved)
     {
-      g_autofree char *reason = g_strdup_printf ("data limit of %" G_GUINT64_FORMAT " bytes per direction reached",
-                                                 self->limit_data);
-      punch_relay_circuit_abort (self, reason);
-      return;
+      n = (gssize) (self->limit_data - pump->moved);
+      pump->at_limit = TRUE;
+      if (n == 0)
+        {
+          abort_at_data_limit (self);
+          return;
+        }
     }
+  pump->moved += (guint64) n;
   g_object_ref (self);
   g_output_stream_write_all_async (g_io_stream_get_output_stream (pump->to), pump->buf, (gsize) n,
                                    G_PRIORITY_DEFAULT, self->cancellable, pump_wrote, pump);
