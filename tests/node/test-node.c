@@ -11,6 +11,69 @@
 #include "punch-node.h"
 #include "punch-relay-service.h"
 
+/* A resolver that answers TXT lookups from a table and fails the rest, so
+ * that /dnsaddr relays resolve without leaving loopback. */
+typedef struct
+{
+  GResolver   parent_instance;
+  GHashTable *zone;  /* name → TXT text */
+} MockResolver;
+
+typedef GResolverClass MockResolverClass;
+
+static GType mock_resolver_get_type (void);
+G_DEFINE_TYPE (MockResolver, mock_resolver, G_TYPE_RESOLVER)
+
+static void
+mock_lookup_records_async (GResolver *resolver, const char *rrname, GResolverRecordType type,
+                           GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  MockResolver *self = (MockResolver *) resolver;
+  g_autoptr (GTask) task = g_task_new (resolver, cancellable, callback, user_data);
+  const char *text = g_hash_table_lookup (self->zone, rrname);
+  GList *records;
+
+  if (type != G_RESOLVER_RECORD_TXT || text == NULL)
+    {
+      g_task_return_new_error (task, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND, "no TXT record for %s", rrname);
+      return;
+    }
+  {
+    const char *strv[] = { text, NULL };
+    records = g_list_append (NULL, g_variant_ref_sink (g_variant_new ("(^as)", strv)));
+  }
+  g_task_return_pointer (task, records, (GDestroyNotify) NULL);
+}
+
+static GList *
+mock_lookup_records_finish (GResolver *resolver, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+mock_resolver_finalize (GObject *object)
+{
+  g_hash_table_unref (((MockResolver *) object)->zone);
+  G_OBJECT_CLASS (mock_resolver_parent_class)->finalize (object);
+}
+
+static void
+mock_resolver_class_init (MockResolverClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = mock_resolver_finalize;
+  klass->lookup_records_async = mock_lookup_records_async;
+  klass->lookup_records_finish = mock_lookup_records_finish;
+}
+
+static void
+mock_resolver_init (MockResolver *self)
+{
+  self->zone = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+static MockResolver *mock_resolver;
+
 typedef struct
 {
   PunchHost         *relay;
@@ -58,6 +121,8 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->relay_addr = g_strdup_printf ("%s/p2p/%s", text, punch_peer_id_to_string (punch_host_get_peer_id (f->relay)));
   f->friend = new_node ();
   f->me = new_node ();
+  g_hash_table_insert (mock_resolver->zone, g_strdup ("_dnsaddr.relays.test"),
+                       g_strdup_printf ("dnsaddr=%s", f->relay_addr));
 }
 
 static void
@@ -278,7 +343,6 @@ test_dnsaddr_failure_shown (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (PunchRelayEntry) entry = NULL;
 
-  /* .invalid never resolves (RFC 6761), with or without a network. */
   g_assert_true (punch_node_add_relay (f->me, "/dnsaddr/relay.invalid", &error));
   g_assert_no_error (error);
   entry = g_list_model_get_item (punch_node_get_relay_entries (f->me), 0);
@@ -286,6 +350,25 @@ test_dnsaddr_failure_shown (Fixture *f, gconstpointer data)
   g_assert_nonnull (punch_relay_entry_get_error (entry));
   g_assert_true (punch_node_remove_relay (f->me, "/dnsaddr/relay.invalid"));
   g_assert_cmpuint (g_list_model_get_n_items (punch_node_get_relay_entries (f->me)), ==, 0);
+}
+
+static void
+test_dnsaddr_relay (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchRelayEntry) entry = NULL;
+
+  g_assert_true (punch_node_add_relay (f->friend, "/dnsaddr/relays.test", &error));
+  g_assert_no_error (error);
+  entry = g_list_model_get_item (punch_node_get_relay_entries (f->friend), 0);
+  WAIT_UNTIL (punch_relay_entry_get_status (entry) != PUNCH_RELAY_ENTRY_RESOLVING);
+  g_assert_cmpint (punch_relay_entry_get_status (entry), ==, PUNCH_RELAY_ENTRY_ACTIVE);
+  g_assert_cmpuint (punch_relay_entry_get_n_relays (entry), ==, 1);
+  WAIT_UNTIL (reservation_of (f->friend) != NULL
+              && punch_relay_reservation_get_state (reservation_of (f->friend)) == PUNCH_RESERVATION_STATE_RESERVED);
+  /* Adding the same name again changes nothing. */
+  g_assert_true (punch_node_add_relay (f->friend, "/dnsaddr/relays.test", NULL));
+  g_assert_cmpuint (g_list_model_get_n_items (punch_node_get_relay_entries (f->friend)), ==, 1);
 }
 
 static JsonNode *
@@ -413,11 +496,14 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  mock_resolver = g_object_new (mock_resolver_get_type (), NULL);
+  g_resolver_set_default (G_RESOLVER (mock_resolver));
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("/core/node/reservation-events", test_reservation_events);
   ADD ("/core/node/relayed-then-direct", test_relayed_then_direct);
   ADD ("/core/node/bad-addresses", test_bad_addresses);
   ADD ("/core/node/dnsaddr-failure", test_dnsaddr_failure_shown);
+  ADD ("/core/node/dnsaddr-relay", test_dnsaddr_relay);
   ADD ("/core/node/export", test_export);
   return g_test_run ();
 }
