@@ -231,6 +231,7 @@ struct _Cli
   gboolean              punch_holes;  /* dial: run DCUtR */
   guint                 hold_s;       /* dial: stay connected this long after the pings */
   guint                 hold_id;
+  gulong                hold_closed_id;
 };
 
 static void
@@ -506,6 +507,8 @@ cli_teardown (Cli *cli)
       g_set_weak_pointer (&dcutr, cli->dcutr);
       g_set_weak_pointer (&relay_service, cli->relay_service);
     }
+  if (cli->connection != NULL)
+    g_clear_signal_handler (&cli->hold_closed_id, cli->connection);
   g_clear_object (&cli->connection);
   g_clear_object (&cli->dcutr);
   g_clear_object (&cli->relay_service);
@@ -920,7 +923,7 @@ dial_done (Cli *cli)
     }
   cli->hold_id = g_timeout_add_seconds (cli->hold_s, on_hold_done, cli);
   g_source_set_name_by_id (cli->hold_id, "[punchline-cli] dial hold");
-  g_signal_connect_object (cli->connection, "closed", G_CALLBACK (on_hold_connection_closed), cli, 0);
+  cli->hold_closed_id = g_signal_connect (cli->connection, "closed", G_CALLBACK (on_hold_connection_closed), cli);
 }
 
 static void

@@ -244,7 +244,10 @@ punch_relay_circuit_start (PunchRelayCircuit *self)
 
   if (self->limit_duration > 0)
     {
-      self->duration_id = g_timeout_add_seconds (self->limit_duration, duration_cb, self);
+      /* To the millisecond: g_timeout_add_seconds() may fire up to a
+       * second early, and peers check the limit they were told. */
+      self->duration_id = g_timeout_add ((guint) MIN ((guint64) self->limit_duration * 1000, G_MAXUINT),
+                                         duration_cb, self);
       g_source_set_name_by_id (self->duration_id, "[punchline] relay circuit duration limit");
     }
   pump_read (&self->to_dst);
