@@ -705,8 +705,9 @@ punch_tls_engine_new (GIOStream          *base,
       return NULL;
     }
   SSL_set_bio (self->ssl, self->rbio, self->wbio);
-  /* Idle connections keep no record buffers. */
-  SSL_set_mode (self->ssl, SSL_MODE_RELEASE_BUFFERS);
+  /* Read-ahead takes whole chunks of records from the memory BIO at once
+   * instead of a header and a body at a time. */
+  SSL_set_read_ahead (self->ssl, 1);
 
   if (initiator)
     {

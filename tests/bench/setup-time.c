@@ -4,7 +4,7 @@
  * dial (TCP connect, multistream-select, Noise XX, Yamux) to the first ping
  * reply on the new connection, N times, each over a fresh connection. The
  * js counterpart is `peer.mjs bench-setup`; both print the same result line.
- * Usage: punch-bench-setup MULTIADDR [-n N]
+ * Usage: punch-bench-setup MULTIADDR [-n N] [--security /tls/1.0.0,/noise]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,13 +129,20 @@ main (int argc, char **argv)
   g_autoptr(GArray) sorted = NULL;
   g_autoptr(GString) out = NULL;
   Bench b = { 0 };
+  g_auto (GStrv) security = NULL;
   int n = 20;
 
+  /* --security LIST (protocol IDs, in the order to offer), at the end. */
+  if (argc >= 4 && g_str_equal (argv[argc - 2], "--security"))
+    {
+      security = g_strsplit (argv[argc - 1], ",", -1);
+      argc -= 2;
+    }
   if (argc == 4 && g_str_equal (argv[2], "-n"))
     n = atoi (argv[3]);
   if ((argc != 2 && argc != 4) || n <= 0)
     {
-      fprintf (stderr, "usage: punch-bench-setup MULTIADDR [-n N]\n");
+      fprintf (stderr, "usage: punch-bench-setup MULTIADDR [-n N] [--security /tls/1.0.0,/noise]\n");
       return 2;
     }
 
@@ -153,6 +160,12 @@ main (int argc, char **argv)
     }
 
   b.host = punch_host_new (key);
+  if (security != NULL &&
+      !punch_host_set_security_protocols (b.host, (const char * const *) security, &error))
+    {
+      fprintf (stderr, "punch-bench-setup: %s\n", error->message);
+      return 2;
+    }
   b.ping = punch_ping_service_new (b.host);
   /* Identify runs on every new connection, as in the CLI and in js. */
   b.identify = punch_identify_service_new (b.host);
