@@ -7,6 +7,11 @@ invocation reaches the running instance over D-Bus) and reads what the
 window shows (--dump writes the text of every mapped widget). Screenshots
 go to <build>/tests/ui/screenshots. Every wait has a deadline.
 Run under dbus-run-session; exits 77 (skip) without Xvfb.
+
+With --punch it runs in a network namespace of its own (start it under
+`unshare -rn`): loopback carries an address from 198.18.0.0/15, which the
+core counts as public, so the friend's DCUtR upgrades the relayed
+connection to a direct one by itself, as across the internet.
 """
 import json
 import os
@@ -131,8 +136,29 @@ def screenshot(env, name):
     log("screenshot " + path)
 
 
+PUNCH = "--punch" in sys.argv
+PUNCH_IP = "198.18.77.1"
+
+
+def setup_namespace():
+    """Gives our own (empty) network namespace a 'public' address."""
+    try:
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True, timeout=10)
+        subprocess.run(["ip", "addr", "add", PUNCH_IP + "/32", "dev", "lo"], check=True, timeout=10)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print("1..0 # SKIP cannot configure the namespace: %s" % e)
+        sys.exit(77)
+    r = subprocess.run(["ip", "-o", "link"], stdout=subprocess.PIPE, text=True, timeout=10)
+    if any(" eth" in l or " en" in l or " wl" in l for l in r.stdout.splitlines()):
+        print("1..0 # SKIP not in a network namespace of our own (run under unshare -rn)")
+        sys.exit(77)
+
+
 def main():
     os.makedirs(SHOTS, exist_ok=True)
+    if PUNCH:
+        setup_namespace()
+    suffix = "-punch" if PUNCH else ""
     tmp = tempfile.mkdtemp(prefix="punch-ui-")
     display = start_xvfb()
     env = dict(os.environ)
@@ -147,12 +173,13 @@ def main():
     })
     env.pop("G_DEBUG", None)  # the core's identify logs a critical when a peer refuses identify
 
-    peers = subprocess.Popen([PEERS, "127.0.0.1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    peers = subprocess.Popen([PEERS, PUNCH_IP if PUNCH else "127.0.0.1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     procs.append(peers)
     world = json.loads(peers.stdout.readline())
     log("world: " + json.dumps(world))
 
-    app = subprocess.Popen([APP, "--no-saved-relays", "--relay", world["relay"], "--listen", "/ip4/127.0.0.1/tcp/0"],
+    listen = "/ip4/0.0.0.0/tcp/0" if PUNCH else "/ip4/127.0.0.1/tcp/0"
+    app = subprocess.Popen([APP, "--no-saved-relays", "--relay", world["relay"], "--listen", listen],
                            env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "app.log"), "w"))
     procs.append(app)
     if not check(wait_primary(env, 20), "the app starts and owns its D-Bus name"):
@@ -163,30 +190,35 @@ def main():
     check(text is not None, "relay row reaches Reserved")
     if text:
         check("expires in" in text and "voucher valid" in text, "reservation row shows expiry countdown and voucher")
-    screenshot(env, "relays")
+    screenshot(env, "relays" + suffix)
 
     text = wait_dump(env, tmp, "overview", lambda t: "/p2p-circuit/p2p/" in t and "Reachable through 1 relay" in t, 15,
                      "overview")
     check(text is not None, "overview lists a relayed address and the reachability summary")
-    screenshot(env, "overview")
+    screenshot(env, "overview" + suffix)
 
     # A bad address shows the error and connects nowhere.
     run_app(env, "--connect", "/ip4/10.1.2.3/tcp/4001")
     text = wait_dump(env, tmp, "peers", lambda t: "must end in /p2p/" in t, 10, "bad address")
     check(text is not None, "connect dialog shows the error for a bad address")
-    screenshot(env, "connect-error")
+    screenshot(env, "connect-error" + suffix)
     if text:
         check("No peers yet" in text, "a bad address connects nowhere")
 
     # Through the relay: the dialog connects, the peers panel shows Relayed.
     run_app(env, "--connect", world["relayed"])
-    text = wait_dump(env, tmp, "peers", lambda t: ("Relayed via" in t or "Punching…" in t) and "samples=0" not in t,
-                     30, "relayed")
+    # With --punch the path may already be direct: the relayed start then
+    # shows in the event log.
+    text = wait_dump(env, tmp, "peers",
+                     lambda t: ("Relayed via" in t or "Punching…" in t or "Path none → relayed" in t)
+                     and "samples=0" not in t, 30, "relayed")
     check(text is not None, "peers panel shows the friend relayed, with RTT samples")
-    screenshot(env, "peers-relayed")
+    screenshot(env, "peers-relayed" + suffix)
 
-    # Then directly: Direct in the panel and in the timeline.
-    run_app(env, "--connect", world["direct"])
+    # Then directly: by a hole punch (--punch), or by dialling the friend's
+    # direct address (loopback is no public address, so DCUtR cannot).
+    if not PUNCH:
+        run_app(env, "--connect", world["direct"])
     text = wait_dump(env, tmp, "peers", lambda t: "\nDirect\n" in t and "1 of 1 peer direct" in t, 30, "direct")
     check(text is not None, "peers panel shows Direct and '1 of 1 peer direct'")
     if text:
@@ -195,7 +227,7 @@ def main():
                      15, "direct samples")
     check(text is not None, "RTT chart has direct samples")
     time.sleep(2.5)
-    screenshot(env, "peers-direct")
+    screenshot(env, "peers-direct" + suffix)
 
     # Export: JSON that parses and holds the timeline.
     export_dir = os.path.join(tmp, "export")
@@ -217,6 +249,11 @@ def main():
         check(any(c["relayed"] for c in conns) and any(not c["relayed"] for c in conns),
               "report holds the relayed and the direct connection")
         check(all(c["timeline"] and c["timeline"][0]["to"] == "open" for c in conns), "every connection has a timeline")
+        if PUNCH:
+            # The friend accepted our relayed connection (DCUtR role B) and,
+            # seeing a public address of ours, dialled it: connection reversal.
+            check(any(not c["relayed"] and c["direction"] == "inbound" for c in conns),
+                  "the direct connection came from the friend's DCUtR (inbound)")
         friend = [p for p in report["peers"] if p["peer_id"] == world["friend"]]
         check(friend and friend[0]["path"] == "direct", "report says the friend is direct")
         check("private" not in json.dumps(report).lower(), "report carries no private key")
@@ -233,7 +270,23 @@ def main():
     return 1 if failures else 0
 
 
+def enter_namespace():
+    """Re-runs this script in a user and network namespace of its own, with
+    a private D-Bus session bus inside (abstract sockets are per namespace)."""
+    if os.environ.get("PUNCH_UI_IN_NS") == "1":
+        return
+    probe = subprocess.run(["unshare", "-rn", "true"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if probe.returncode != 0 or shutil.which("dbus-run-session") is None:
+        print("1..0 # SKIP no network namespace (unshare -rn) or no dbus-run-session")
+        sys.exit(77)
+    os.environ["PUNCH_UI_IN_NS"] = "1"
+    os.execvp("unshare", ["unshare", "-rn", "--", "dbus-run-session", "--", sys.executable,
+                          os.path.abspath(__file__), "--punch"])
+
+
 if __name__ == "__main__":
+    if PUNCH:
+        enter_namespace()
     try:
         status = main()
     finally:
