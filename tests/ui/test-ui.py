@@ -158,7 +158,7 @@ def main():
     os.makedirs(SHOTS, exist_ok=True)
     if PUNCH:
         setup_namespace()
-    suffix = "-punch" if PUNCH else ""
+    suffix = ("-punch" if PUNCH else "") + os.environ.get("PUNCH_UI_SHOT_SUFFIX", "")
     tmp = tempfile.mkdtemp(prefix="punch-ui-")
     display = start_xvfb()
     env = dict(os.environ)
@@ -257,6 +257,14 @@ def main():
         friend = [p for p in report["peers"] if p["peer_id"] == world["friend"]]
         check(friend and friend[0]["path"] == "direct", "report says the friend is direct")
         check("private" not in json.dumps(report).lower(), "report carries no private key")
+
+    # Preferences, as a person opens them from the menu.
+    subprocess.run(["gdbus", "call", "--session", "--dest", "io.github.punchline.Punchline",
+                    "--object-path", "/io/github/punchline/Punchline", "--method", "org.gtk.Actions.Activate",
+                    "preferences", "[]", "{}"], env=env, timeout=10, stdout=subprocess.DEVNULL)
+    text = wait_dump(env, tmp, None, lambda t: "Reset identity" in t and "Listen port" in t, 10, "preferences")
+    check(text is not None, "preferences show relays, listen port and identity")
+    screenshot(env, "preferences" + suffix)
 
     run_app(env, "--quit")
     try:
