@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "punch-error.h"
+#include "punch-multistream.h"
 #include "punch-noise-stream.h"
 #include "punch-openssl-private.h"
 #include "punch-private-key.h"
@@ -1748,6 +1749,115 @@ test_upgrader_orders (void)
     }
 }
 
+/* A peer whose TLS offers no muxer through ALPN (only "libp2p"): the muxer
+ * is then negotiated with multistream inside TLS. */
+typedef struct
+{
+  gboolean         initiator;
+  PunchPrivateKey *key;
+  PunchTlsStream  *tls;
+  char            *muxer;
+  GError          *error;
+  gboolean         done;
+} ManualPeer;
+
+static void
+manual_muxer_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  ManualPeer *peer = user_data;
+
+  if (peer->initiator)
+    peer->muxer = punch_multistream_select_finish (G_IO_STREAM (source), result, &peer->error);
+  else
+    peer->muxer = punch_multistream_handle_finish (G_IO_STREAM (source), result, &peer->error);
+  peer->done = TRUE;
+}
+
+static void
+manual_handshake_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  static const char *const yamux[] = { "/yamux/1.0.0", NULL };
+  ManualPeer *peer = user_data;
+
+  peer->tls = punch_tls_stream_handshake_finish (result, &peer->error);
+  if (peer->tls == NULL)
+    {
+      peer->done = TRUE;
+      return;
+    }
+  g_assert_null (punch_tls_stream_get_muxer (peer->tls));
+  if (peer->initiator)
+    punch_multistream_select_async (G_IO_STREAM (peer->tls), yamux, NULL, manual_muxer_cb, peer);
+  else
+    punch_multistream_handle_async (G_IO_STREAM (peer->tls), yamux, NULL, manual_muxer_cb, peer);
+}
+
+static void
+manual_security_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  ManualPeer *peer = user_data;
+  g_autofree char *security = NULL;
+
+  if (peer->initiator)
+    security = punch_multistream_select_finish (G_IO_STREAM (source), result, &peer->error);
+  else
+    security = punch_multistream_handle_finish (G_IO_STREAM (source), result, &peer->error);
+  if (security == NULL)
+    {
+      peer->done = TRUE;
+      return;
+    }
+  g_assert_cmpstr (security, ==, "/tls/1.0.0");
+  punch_tls_stream_handshake_async (G_IO_STREAM (source), peer->initiator, peer->key, NULL, NULL, NULL,
+                                    manual_handshake_cb, peer);
+}
+
+static void
+test_upgrader_muxer_fallback (void)
+{
+  static const char *const tls_only[] = { "/tls/1.0.0", NULL };
+
+  for (guint we_initiate = 0; we_initiate < 2; we_initiate++)
+    {
+      g_autoptr (GIOStream) ours = NULL;
+      g_autoptr (GIOStream) theirs = NULL;
+      g_autoptr (PunchPrivateKey) key = fixed_key (0);
+      g_autoptr (PunchPrivateKey) their_key = fixed_key (1);
+      g_autoptr (GAsyncResult) result = NULL;
+      g_autoptr (PunchUpgrade) upgrade = NULL;
+      g_autoptr (GError) error = NULL;
+      ManualPeer peer = { !we_initiate, their_key };
+
+      socket_pair (&ours, &theirs, NULL, NULL);
+      if (peer.initiator)
+        punch_multistream_select_async (theirs, tls_only, NULL, manual_security_cb, &peer);
+      else
+        punch_multistream_handle_async (theirs, tls_only, NULL, manual_security_cb, &peer);
+      punch_upgrader_upgrade_full_async (ours, we_initiate, key, NULL, NULL, NULL, store_result, &result);
+      await_result (&result);
+      await_flag (&peer.done);
+
+      upgrade = punch_upgrader_upgrade_finish (result, &error);
+      g_assert_no_error (error);
+      g_assert_no_error (peer.error);
+      g_assert_cmpstr (upgrade->security, ==, "/tls/1.0.0");
+      g_assert_cmpstr (upgrade->muxer, ==, "/yamux/1.0.0");
+      g_assert_cmpstr (peer.muxer, ==, "/yamux/1.0.0");
+      g_assert_cmpstr (punch_peer_id_to_string (upgrade->peer_id), ==, KEY_ID[1]);
+      g_assert_cmpint (punch_yamux_session_get_is_client (upgrade->session), ==, we_initiate);
+      close_upgrade (upgrade);
+      g_clear_object (&peer.tls);
+      g_free (peer.muxer);
+      drain_main_context ();
+    }
+}
+
 /* A TLS dial to the wrong peer fails in the upgrader with both IDs named. */
 static void
 test_upgrader_wrong_peer (void)
@@ -1810,6 +1920,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/tls/transport/relay-sees-ciphertext", test_relay_sees_ciphertext);
   g_test_add_func ("/core/tls/upgrader/orders", test_upgrader_orders);
   g_test_add_func ("/core/tls/upgrader/wrong-peer-id", test_upgrader_wrong_peer);
+  g_test_add_func ("/core/tls/upgrader/muxer-fallback", test_upgrader_muxer_fallback);
 
   return g_test_run ();
 }
