@@ -564,9 +564,11 @@ array_length (JsonObject *o,
   return n != NULL && JSON_NODE_HOLDS_ARRAY (n) ? json_array_get_length (json_node_get_array (n)) : 0;
 }
 
-/* The first listen address on 127.0.0.1 of a "listening" event. */
+/* The first listen address with @prefix (e.g. "/ip4/127.0.0.1/tcp/") and a
+ * /p2p suffix of a "listening" event. */
 static char *
-loopback_addr (JsonObject *listening)
+loopback_addr (JsonObject *listening,
+               const char *prefix)
 {
   JsonNode *n = json_object_get_member (listening, "addrs");
   JsonArray *a;
@@ -578,7 +580,7 @@ loopback_addr (JsonObject *listening)
     {
       const char *s = json_array_get_string_element (a, i);
 
-      if (s != NULL && g_str_has_prefix (s, "/ip4/127.0.0.1/tcp/") && strstr (s, "/p2p/") != NULL)
+      if (s != NULL && g_str_has_prefix (s, prefix) && strstr (s, "/p2p/") != NULL)
         return g_strdup (s);
     }
   return NULL;
@@ -677,14 +679,16 @@ peer_id_of (Fixture    *f,
 
 /* Starts a listener on 127.0.0.1 port 0 serving perf; returns its address. */
 static Child *
-start_listener_with_key (Fixture    *f,
-                         PeerKind    kind,
-                         const char *js_key_type,
-                         char      **addr,
-                         GError    **error)
+start_listener_full (Fixture    *f,
+                     PeerKind    kind,
+                     const char *listen_addr,
+                     const char *js_key_type,
+                     char      **addr,
+                     GError    **error)
 {
+  g_autofree char *prefix = g_strndup (listen_addr, strlen (listen_addr) - 1);
   Child *c = spawn_peer (f, kind, "listen", kind == PEER_C ? "listener-c.key" : "listener-js.key",
-                         error, "listen", "--listen", "/ip4/127.0.0.1/tcp/0", "--perf",
+                         error, "listen", "--listen", listen_addr, "--perf",
                          js_key_type != NULL ? "--key-type" : NULL, js_key_type, NULL);
   JsonObject *o;
 
@@ -693,14 +697,24 @@ start_listener_with_key (Fixture    *f,
   o = child_wait_event (c, "listening", LISTEN_TIMEOUT_S, error);
   if (o == NULL)
     return NULL;
-  *addr = loopback_addr (o);
+  *addr = loopback_addr (o, prefix);
   if (*addr == NULL)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                   "%s: no /ip4/127.0.0.1/tcp/.../p2p/... address in its listening event", c->name);
+                   "%s: no %s.../p2p/... address in its listening event", c->name, prefix);
       return NULL;
     }
   return c;
+}
+
+static Child *
+start_listener_with_key (Fixture    *f,
+                         PeerKind    kind,
+                         const char *js_key_type,
+                         char      **addr,
+                         GError    **error)
+{
+  return start_listener_full (f, kind, "/ip4/127.0.0.1/tcp/0", js_key_type, addr, error);
 }
 
 static Child *
@@ -1120,6 +1134,55 @@ test_ping_long (Fixture       *f,
   CHECK (f, status == 0, "%s: exit status %d after SIGTERM", listener->name, status);
 }
 
+static gboolean
+ipv6_loopback_usable (void)
+{
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_STREAM,
+                                            G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV6);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+
+  return socket != NULL && g_socket_bind (socket, address, FALSE, NULL);
+}
+
+/* Over [::1]: IPv6 multiaddrs in listen, identify and observed addresses. */
+static void
+test_ipv6 (Fixture       *f,
+           gconstpointer  data)
+{
+  const Pair *pair = data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *addr = NULL;
+  g_autofree char *bare = NULL;
+  JsonObject *ident;
+  Child *listener;
+  Child *dialer;
+  int status;
+
+  if (!f->ready)
+    return;
+  if (!ipv6_loopback_usable ())
+    {
+      g_test_skip ("no IPv6 loopback here");
+      return;
+    }
+
+  listener = start_listener_full (f, pair->listener, "/ip6/::1/tcp/0", NULL, &addr, &error);
+  CHECK (f, listener != NULL, "listener: %s", error->message);
+  dialer = spawn_peer (f, pair->dialer, "identify", "dialer.key", &error, "identify", addr, NULL);
+  CHECK (f, dialer != NULL, "spawn: %s", error->message);
+  status = child_run (dialer, COMMAND_TIMEOUT_S, &error);
+  CHECK_COMMAND_OK (f, dialer, status, error);
+  ident = child_find_event (dialer, "identify", 0);
+  bare = g_strndup (addr, strstr (addr, "/p2p/") - addr);
+  CHECK (f, array_has_string (ident, "listen_addrs", bare), "%s: listen_addrs lack %s",
+         dialer->name, bare);
+  CHECK (f, g_str_has_prefix (get_str (ident, "observed_addr") ?: "", "/ip6/::1/tcp/"),
+         "%s: observed_addr %s", dialer->name, get_str (ident, "observed_addr"));
+  status = child_stop (listener);
+  CHECK (f, status == 0, "%s: exit status %d after SIGTERM", listener->name, status);
+}
+
 /* js peers with secp256k1 and RSA identities (ours are Ed25519): the Noise
  * payload's key and signature, and the peer IDs (16Uiu2…, Qm…). */
 static void
@@ -1175,6 +1238,7 @@ add_cases (const char *prefix,
     { "perf", test_perf },
     { "key-types", test_key_types },
     { "ping-long", test_ping_long },
+    { "ipv6", test_ipv6 },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
