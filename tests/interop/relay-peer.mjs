@@ -5,7 +5,7 @@
 // `punchline-cli --json` (docs/cli-events.md) where they exist, so that one
 // harness reads both.
 //
-//   node relay-peer.mjs [--identity FILE] [--json] COMMAND
+//   node relay-peer.mjs [--identity FILE] [--json] [--security noise|tls|tls,noise|noise,tls] COMMAND
 //     relay  [--listen MA] [--limit-data BYTES] [--limit-duration MS] [--no-limit]
 //     listen --relay MA          reserve on the relay at MA (ending in /p2p/<id>)
 //     dial MA [--ping N] [--echo N] [--perf BYTES] [--hold S]
@@ -31,6 +31,7 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import { tls } from '@libp2p/tls'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 
@@ -42,6 +43,8 @@ const PING_SIZE = 32
 const DEADLINE_MS = 15000
 
 class UsageError extends Error {}
+
+const SECURITY = { noise: () => noise(), tls: () => tls() }
 
 // Peers whose identify completed.
 const identified = new Set()
@@ -57,7 +60,7 @@ function errorText (err) {
 }
 
 function parseArgs (argv) {
-  const opts = { listen: [], rest: [], limit: true }
+  const opts = { listen: [], rest: [], limit: true, security: 'noise' }
   const value = (i, name) => {
     if (i + 1 >= argv.length) throw new UsageError(`${name} needs a value`)
     return argv[i + 1]
@@ -72,6 +75,7 @@ function parseArgs (argv) {
     switch (a) {
       case '--identity': opts.identity = value(i, a); i++; break
       case '--json': break
+      case '--security': opts.security = value(i, a); i++; break
       case '--listen': opts.listen.push(value(i, a)); i++; break
       case '--relay': opts.relay = value(i, a); i++; break
       case '--limit-data': opts.limitData = BigInt(count(i, a)); i++; break
@@ -85,6 +89,11 @@ function parseArgs (argv) {
         if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`)
         opts.rest.push(a)
     }
+  }
+  // A comma-separated list, in the order js offers them.
+  opts.security = opts.security.split(',')
+  for (const name of opts.security) {
+    if (SECURITY[name] == null) throw new UsageError(`unknown security ${name}`)
   }
   opts.command = opts.rest.shift()
   if (opts.command === 'dial') {
@@ -139,7 +148,7 @@ async function makeNode (privateKey, opts) {
     privateKey,
     addresses: { listen },
     transports,
-    connectionEncrypters: [noise()],
+    connectionEncrypters: opts.security.map((name) => SECURITY[name]()),
     streamMuxers: [yamux()],
     connectionManager: { inboundConnectionThreshold: 1000 },
     services,

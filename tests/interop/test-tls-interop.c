@@ -5,7 +5,10 @@
  * - a js node offering TLS only dials our listener (ping ×5, identify,
  *   perf 10 MiB each way), and we dial a js listener that speaks TLS only;
  * - both protocols offered, in each order, by each side: the initiator's
- *   first choice must win, and both sides must report it.
+ *   first choice must win, and both sides must report it;
+ * - relayed: our listener reserved on a js relay, reached by a js dialer
+ *   that speaks TLS only, and our dialer reaching a TLS-only js listener
+ *   through a js relay (the relayed stream upgraded like a socket).
  * punchline-cli --json and tests/interop/peer.mjs print the same JSON-lines
  * events (docs/cli-events.md). Children are killed by PID in the teardown,
  * and by the kernel if this program dies.
@@ -37,6 +40,7 @@ typedef enum
 {
   PEER_C,
   PEER_JS,
+  PEER_JS_RELAY,     /* relay-peer.mjs: js with circuit relay v2 */
 } PeerKind;
 
 typedef struct
@@ -57,6 +61,7 @@ typedef struct
   char      *cli;
   char      *node;
   char      *peer_script;
+  char      *relay_script;
   GPtrArray *children;           /* (element-type Child) */
   gboolean   ready;
   gboolean   cli_has_security;   /* punchline-cli --security exists */
@@ -148,7 +153,7 @@ spawn_peer (Fixture    *f,
   else
     {
       g_ptr_array_add (argv, g_strdup (f->node));
-      g_ptr_array_add (argv, g_strdup (f->peer_script));
+      g_ptr_array_add (argv, g_strdup (kind == PEER_JS ? f->peer_script : f->relay_script));
     }
   g_ptr_array_add (argv, g_strdup ("--identity"));
   g_ptr_array_add (argv, g_build_filename (f->tmpdir, identity, NULL));
@@ -446,6 +451,7 @@ fixture_setup (Fixture       *f,
     }
   f->cli = g_strdup (cli);
   f->peer_script = g_build_filename (dir, "peer.mjs", NULL);
+  f->relay_script = g_build_filename (dir, "relay-peer.mjs", NULL);
   f->node = g_build_filename (dir, "node_modules", ".bin", "node", NULL);
   tls_module = g_build_filename (dir, "node_modules", "@libp2p", "tls", "package.json", NULL);
   if (!g_file_test (f->node, G_FILE_TEST_IS_EXECUTABLE) || !g_file_test (tls_module, G_FILE_TEST_EXISTS))
@@ -491,6 +497,7 @@ fixture_teardown (Fixture       *f,
   g_free (f->cli);
   g_free (f->node);
   g_free (f->peer_script);
+  g_free (f->relay_script);
 }
 
 /* A listener on 127.0.0.1 port 0 serving perf; its address in @addr. */
@@ -673,6 +680,160 @@ test_case (Fixture       *f,
   CHECK (f, status == 0, "%s: exit status %d after SIGTERM", listener->name, status);
 }
 
+/* --- relayed ----------------------------------------------------------------- */
+
+/* The first event called @name with a string member @member; its value. */
+static char *
+wait_string (Fixture    *f,
+             Child      *c,
+             const char *name,
+             const char *member,
+             GError    **error)
+{
+  JsonObject *o = child_wait_event (c, name, NULL, NULL, error);
+
+  if (o == NULL)
+    return NULL;
+  if (get_str (o, member) == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s event without %s", c->name, name, member);
+      return NULL;
+    }
+  return g_strdup (get_str (o, member));
+}
+
+/* A js relay (both protocols) on 127.0.0.1; its address with /p2p. */
+static Child *
+start_js_relay (Fixture *f,
+                char   **addr,
+                GError **error)
+{
+  Child *c = spawn_peer (f, PEER_JS_RELAY, "relay", "relay.key", "noise,tls", error,
+                         "relay", "--listen", "/ip4/127.0.0.1/tcp/0", NULL);
+  JsonObject *o;
+  JsonArray *addrs;
+
+  if (c == NULL || (o = child_wait_event (c, "listening", NULL, NULL, error)) == NULL)
+    return NULL;
+  addrs = json_object_get_array_member (o, "addrs");
+  for (guint i = 0; addrs != NULL && i < json_array_get_length (addrs); i++)
+    {
+      const char *a = json_array_get_string_element (addrs, i);
+
+      if (a != NULL && g_str_has_prefix (a, "/ip4/127.0.0.1/tcp/") && strstr (a, "/p2p/") != NULL)
+        {
+          *addr = g_strdup (a);
+          return c;
+        }
+    }
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: no loopback address", c->name);
+  return NULL;
+}
+
+/* The relayed connection event (open) of @c. */
+static void
+check_relayed (Fixture    *f,
+               Child      *c,
+               const char *expected)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 deadline = g_get_monotonic_time () + EVENT_TIMEOUT_S * G_USEC_PER_SEC;
+  JsonObject *conn = NULL;
+
+  for (guint i = 0; conn == NULL && i < c->events->len; i++)
+    {
+      JsonObject *o = json_node_get_object (g_ptr_array_index (c->events, i));
+
+      if (g_strcmp0 (get_str (o, "event"), "connection") == 0 && g_strcmp0 (get_str (o, "state"), "open") == 0 &&
+          get_bool (o, "relayed"))
+        conn = o;
+    }
+  while (conn == NULL)
+    {
+      JsonObject *o = child_next_event (c, deadline, &error);
+
+      CHECK (f, o != NULL, "%s: no relayed connection: %s", c->name, error != NULL ? error->message : "output ended");
+      if (g_strcmp0 (get_str (o, "event"), "connection") == 0 && g_strcmp0 (get_str (o, "state"), "open") == 0 &&
+          get_bool (o, "relayed"))
+        conn = o;
+    }
+  CHECK (f, g_strcmp0 (get_str (conn, "security"), expected) == 0,
+         "%s: relayed connection secured by %s, expected %s", c->name, get_str (conn, "security"), expected);
+  CHECK (f, g_strcmp0 (get_str (conn, "muxer"), "/yamux/1.0.0") == 0,
+         "%s: relayed muxer %s", c->name, get_str (conn, "muxer"));
+  g_test_message ("%s: relayed %s connection secured by %s", c->name, get_str (conn, "direction"), expected);
+}
+
+/* Our listener, reserved on a js relay, reached by a js dialer that speaks
+ * TLS only (to the relay as well). */
+static void
+test_relayed_js_dials_c (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *relay_addr = NULL;
+  g_autofree char *addr = NULL;
+  Child *listener;
+  Child *dialer;
+  int status;
+
+  if (!f->ready)
+    return;
+  CHECK (f, start_js_relay (f, &relay_addr, &error) != NULL, "relay: %s", error->message);
+  listener = spawn_peer (f, PEER_C, "listen --relay", "listener.key", NULL, &error,
+                         "listen", "--listen", "/ip4/127.0.0.1/tcp/0", "--relay", relay_addr, NULL);
+  CHECK (f, listener != NULL, "spawn: %s", error->message);
+  addr = wait_string (f, listener, "reserved", "addr", &error);
+  CHECK (f, addr != NULL && strstr (addr, "/p2p-circuit/p2p/") != NULL, "reservation: %s",
+         error != NULL ? error->message : addr);
+
+  dialer = spawn_peer (f, PEER_JS_RELAY, "dial (relayed)", "dialer.key", "tls", &error,
+                       "dial", addr, "--ping", "3", NULL);
+  CHECK (f, dialer != NULL, "spawn: %s", error->message);
+  status = child_run (dialer, &error);
+  CHECK_COMMAND_OK (f, dialer, status, error);
+  CHECK (f, child_count_events (dialer, "ping") == 3, "%s: %u pings", dialer->name, child_count_events (dialer, "ping"));
+  check_relayed (f, dialer, TLS);
+  if (g_test_failed ())
+    return;
+  check_relayed (f, listener, TLS);
+}
+
+/* Our dialer reaches a js listener that speaks TLS only through a js relay:
+ * we offer Noise first on the relayed stream and fall back to TLS. */
+static void
+test_relayed_c_dials_js (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *relay_addr = NULL;
+  g_autofree char *addr = NULL;
+  Child *listener;
+  Child *dialer;
+  int status;
+
+  if (!f->ready)
+    return;
+  CHECK (f, start_js_relay (f, &relay_addr, &error) != NULL, "relay: %s", error->message);
+  listener = spawn_peer (f, PEER_JS_RELAY, "listen --relay", "listener.key", "tls", &error,
+                         "listen", "--relay", relay_addr, NULL);
+  CHECK (f, listener != NULL, "spawn: %s", error->message);
+  addr = wait_string (f, listener, "reserved", "addr", &error);
+  CHECK (f, addr != NULL && strstr (addr, "/p2p-circuit/p2p/") != NULL, "reservation: %s",
+         error != NULL ? error->message : addr);
+
+  dialer = spawn_peer (f, PEER_C, "dial (relayed)", "dialer.key", NULL, &error,
+                       "dial", addr, "--ping", "3", NULL);
+  CHECK (f, dialer != NULL, "spawn: %s", error->message);
+  status = child_run (dialer, &error);
+  CHECK_COMMAND_OK (f, dialer, status, error);
+  CHECK (f, child_count_events (dialer, "ping") == 3, "%s: %u pings", dialer->name, child_count_events (dialer, "ping"));
+  check_relayed (f, dialer, TLS);
+  if (g_test_failed ())
+    return;
+  check_relayed (f, listener, TLS);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -688,6 +849,8 @@ main (int argc, char **argv)
   ADD ("c-dials-js/tls-then-noise", c_tls_noise_dials_js);
   ADD ("js-dials-c/c-listens-tls-only", js_both_dials_c_tls);
 #undef ADD
+  g_test_add ("/interop/tls/relayed/js-dials-c", Fixture, NULL, fixture_setup, test_relayed_js_dials_c, fixture_teardown);
+  g_test_add ("/interop/tls/relayed/c-dials-js", Fixture, NULL, fixture_setup, test_relayed_c_dials_js, fixture_teardown);
 
   return g_test_run ();
 }
