@@ -681,6 +681,8 @@ test_js_listener_c_relay (Fixture *f, gconstpointer data)
       CHECK (f, g_strcmp0 (get_str (o, "dst"), get_str (find_event (relay, "reservation", "state", "opened", 0),
                                                          "peer_id")) == 0, "a circuit to the js listener");
     }
+  status = stop_child (relay, SIGTERM);
+  CHECK (f, status == 0, "C relay exit status %d", status);
 }
 
 static void
@@ -740,6 +742,8 @@ test_limit_data (Fixture *f, gconstpointer data)
          get_int (o, "bytes_to_dst"), get_int (o, "bytes_to_src"));
   wait_relayed (listener, "closed", &error);
   CHECK_NO_ERROR (f, error);
+  status = stop_child (relay, SIGTERM);
+  CHECK (f, status == 0, "C relay exit status %d", status);
 }
 
 static void
@@ -782,6 +786,8 @@ test_limit_duration (Fixture *f, gconstpointer data)
   o = wait_event (relay, "circuit", "state", "closed", EVENT_TIMEOUT_S, &error);
   CHECK_NO_ERROR (f, error);
   CHECK (f, g_strcmp0 (get_str (o, "limit_hit"), "duration") == 0, "the relay says: %s", get_str (o, "reason"));
+  status = stop_child (relay, SIGTERM);
+  CHECK (f, status == 0, "C relay exit status %d", status);
 }
 
 static void
