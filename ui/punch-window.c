@@ -8,6 +8,7 @@
 #include "punch-connect-dialog.h"
 #include "punch-diagnostics.h"
 #include "punch-peer-detail.h"
+#include "punch-qr-code.h"
 #include "punch-ui-util.h"
 
 struct _PunchWindow
@@ -114,6 +115,22 @@ refresh_overview (PunchWindow *self)
       adw_action_row_set_title_lines (ADW_ACTION_ROW (row), 3);
       gtk_widget_add_css_class (row, "monospace-title");
       g_signal_connect (button, "clicked", G_CALLBACK (on_copy_clicked), self);
+      if (punch_qr_code_is_supported ())
+        {
+          /* For a friend holding a phone up to the screen. */
+          GtkWidget *qr_button = gtk_menu_button_new ();
+          GtkWidget *popover = gtk_popover_new ();
+          GtkWidget *qr = punch_qr_code_new (addrs[i]);
+
+          gtk_widget_set_size_request (qr, 280, 280);
+          gtk_popover_set_child (GTK_POPOVER (popover), qr);
+          gtk_menu_button_set_icon_name (GTK_MENU_BUTTON (qr_button), "qr-code-symbolic");
+          gtk_menu_button_set_popover (GTK_MENU_BUTTON (qr_button), popover);
+          gtk_widget_set_tooltip_text (qr_button, _("Show as QR code"));
+          gtk_widget_set_valign (qr_button, GTK_ALIGN_CENTER);
+          gtk_widget_add_css_class (qr_button, "flat");
+          adw_action_row_add_suffix (ADW_ACTION_ROW (row), qr_button);
+        }
       adw_action_row_add_suffix (ADW_ACTION_ROW (row), button);
       adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), button);
       gtk_list_box_append (self->addrs_list, row);
