@@ -127,6 +127,61 @@ on_reset_clicked (GtkButton *button, GtkWindow *window)
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+/* Export: the key is read and written again with G_FILE_CREATE_PRIVATE, so
+ * the copy is 0600 like the original whatever the umask. */
+static void
+export_written (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GtkWindow) window = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *msg = NULL;
+
+  if (!g_file_replace_contents_finish (G_FILE (source), result, NULL, &error))
+    msg = g_strdup_printf (_("Could not export the identity: %s"), error->message);
+  else
+    msg = g_strdup (_("Identity exported. Keep it private: it is who you are."));
+  adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (window), adw_toast_new (msg));
+}
+
+static void
+on_export_response (GtkNativeDialog *chooser, int response, GtkWindow *window)
+{
+  Prefs *p = g_object_get_data (G_OBJECT (window), "prefs");
+  g_autoptr (GFile) target = NULL;
+  g_autofree char *contents = NULL;
+  gsize len = 0;
+  g_autoptr (GError) error = NULL;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    target = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
+  g_object_unref (chooser);
+  if (target == NULL)
+    return;
+  /* A key file is a hundred bytes: reading it is no blocking worth a task. */
+  if (!g_file_get_contents (p->identity_path, &contents, &len, &error))
+    {
+      g_autofree char *msg = g_strdup_printf (_("Could not export the identity: %s"), error->message);
+      adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (window), adw_toast_new (msg));
+      return;
+    }
+  g_file_replace_contents_bytes_async (target, g_bytes_new_take (g_steal_pointer (&contents), len), NULL, FALSE,
+                                       G_FILE_CREATE_PRIVATE | G_FILE_CREATE_REPLACE_DESTINATION, NULL,
+                                       export_written, g_object_ref (window));
+}
+
+static void
+on_export_clicked (GtkButton *button, GtkWindow *window)
+{
+  GtkFileChooserNative *chooser = gtk_file_chooser_native_new (_("Export Identity"), window,
+                                                               GTK_FILE_CHOOSER_ACTION_SAVE,
+                                                               _("_Export"), _("_Cancel"));
+
+  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), "identity.key");
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_signal_connect (chooser, "response", G_CALLBACK (on_export_response), window);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
 static void
 on_copy_id (GtkButton *button, const char *id)
 {
@@ -199,6 +254,13 @@ punch_preferences_new (GtkWindow *parent, PunchNode *node, GSettings *settings, 
   adw_preferences_group_add (ADW_PREFERENCES_GROUP (identity), id_row);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (file_row), identity_path ? identity_path : "");
   adw_action_row_set_subtitle (ADW_ACTION_ROW (file_row), _("Key file (private: back it up to keep your peer ID)"));
+  {
+    GtkWidget *export = gtk_button_new_with_mnemonic (_("E_xport…"));
+
+    gtk_widget_set_valign (export, GTK_ALIGN_CENTER);
+    g_signal_connect (export, "clicked", G_CALLBACK (on_export_clicked), window);
+    adw_action_row_add_suffix (ADW_ACTION_ROW (file_row), export);
+  }
   adw_preferences_group_add (ADW_PREFERENCES_GROUP (identity), file_row);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (reset_row), _("Reset identity"));
   adw_action_row_set_subtitle (ADW_ACTION_ROW (reset_row), _("Make a new key and peer ID at the next start"));
