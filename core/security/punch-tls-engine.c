@@ -41,7 +41,6 @@ struct _PunchTlsEngine
   PunchPeerId     *expected;
   GStrv            muxers;
 
-  SSL_CTX         *ctx;
   SSL             *ssl;
   BIO             *rbio;        /* owned by ssl */
   BIO             *wbio;        /* owned by ssl */
@@ -355,7 +354,8 @@ static int
 verify_peer (X509_STORE_CTX *store,
              void           *arg)
 {
-  PunchTlsEngine *self = arg;
+  SSL *ssl = X509_STORE_CTX_get_ex_data (store, SSL_get_ex_data_X509_STORE_CTX_idx ());
+  PunchTlsEngine *self = SSL_get_app_data (ssl);
   STACK_OF (X509) *chain = X509_STORE_CTX_get0_untrusted (store);
   X509 *leaf = X509_STORE_CTX_get0_cert (store);
   int count = chain != NULL ? sk_X509_num (chain) : (leaf != NULL ? 1 : 0);
@@ -414,7 +414,7 @@ select_alpn (SSL                  *ssl,
              unsigned int          inlen,
              void                 *arg)
 {
-  PunchTlsEngine *self = arg;
+  PunchTlsEngine *self = SSL_get_app_data (ssl);
   unsigned int i = 0;
 
   while (i < inlen)
@@ -596,7 +596,6 @@ engine_clear (PunchTlsEngine *self)
   g_clear_pointer (&self->expected, punch_peer_id_unref);
   g_clear_pointer (&self->muxers, g_strfreev);
   g_clear_pointer (&self->ssl, SSL_free);
-  g_clear_pointer (&self->ctx, SSL_CTX_free);
   g_clear_pointer (&self->rbuf, g_free);
   g_clear_pointer (&self->out, g_byte_array_unref);
   g_clear_pointer (&self->inflight, g_byte_array_unref);
@@ -642,6 +641,53 @@ alpn_wire (const char * const *muxers)
   return g_byte_array_free_to_bytes (wire);
 }
 
+#define CONTEXT_KEY "punch-tls-context"
+
+/* One context per host key for the whole run, holding the certificate: a
+ * fresh certificate key per run, not per connection, as go and js do, which
+ * spares every handshake a key generation and two signatures. The callbacks
+ * find their engine through the SSL's app data. (transfer none) */
+static SSL_CTX *
+shared_context (PunchPrivateKey *identity,
+                GError         **error)
+{
+  SSL_CTX *cached = g_object_get_data (G_OBJECT (identity), CONTEXT_KEY);
+  g_autoptr (SSL_CTX) ctx = NULL;
+  g_autoptr (X509) cert = NULL;
+  g_autoptr (EVP_PKEY) cert_key = NULL;
+
+  if (cached != NULL)
+    return cached;
+
+  cert = punch_tls_cert_generate (identity, &cert_key, error);
+  if (cert == NULL)
+    return NULL;
+
+  ERR_clear_error ();
+  ctx = SSL_CTX_new (TLS_method ());
+  if (ctx == NULL ||
+      !SSL_CTX_set_min_proto_version (ctx, TLS1_3_VERSION) ||
+      !SSL_CTX_set_max_proto_version (ctx, TLS1_3_VERSION) ||
+      SSL_CTX_use_certificate (ctx, cert) != 1 ||
+      SSL_CTX_use_PrivateKey (ctx, cert_key) != 1)
+    {
+      punch_set_openssl_error (error, "TLS context setup");
+      return NULL;
+    }
+  /* Sessions are never resumed: every connection authenticates afresh. */
+  SSL_CTX_set_options (ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+  SSL_CTX_set_num_tickets (ctx, 0);
+  SSL_CTX_set_session_cache_mode (ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_verify (ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+  SSL_CTX_set_cert_verify_callback (ctx, verify_peer, NULL);
+  /* Only servers ask it. */
+  SSL_CTX_set_alpn_select_cb (ctx, select_alpn, NULL);
+
+  cached = g_steal_pointer (&ctx);
+  g_object_set_data_full (G_OBJECT (identity), CONTEXT_KEY, cached, (GDestroyNotify) SSL_CTX_free);
+  return cached;
+}
+
 PunchTlsEngine *
 punch_tls_engine_new (GIOStream          *base,
                       gboolean            initiator,
@@ -651,8 +697,7 @@ punch_tls_engine_new (GIOStream          *base,
                       GError            **error)
 {
   g_autoptr (PunchTlsEngine) self = NULL;
-  g_autoptr (X509) cert = NULL;
-  g_autoptr (EVP_PKEY) cert_key = NULL;
+  SSL_CTX *ctx;
 
   g_return_val_if_fail (G_IS_IO_STREAM (base), NULL);
   g_return_val_if_fail (PUNCH_IS_PRIVATE_KEY (identity), NULL);
@@ -668,33 +713,12 @@ punch_tls_engine_new (GIOStream          *base,
   self->write_cancellable = g_cancellable_new ();
   g_queue_init (&self->waiters);
 
-  /* A fresh certificate key for every connection: nothing links two
-   * connections but the host key, which the peer learns anyway. */
-  cert = punch_tls_cert_generate (identity, &cert_key, error);
-  if (cert == NULL)
+  ctx = shared_context (identity, error);
+  if (ctx == NULL)
     return NULL;
 
   ERR_clear_error ();
-  self->ctx = SSL_CTX_new (TLS_method ());
-  if (self->ctx == NULL ||
-      !SSL_CTX_set_min_proto_version (self->ctx, TLS1_3_VERSION) ||
-      !SSL_CTX_set_max_proto_version (self->ctx, TLS1_3_VERSION) ||
-      SSL_CTX_use_certificate (self->ctx, cert) != 1 ||
-      SSL_CTX_use_PrivateKey (self->ctx, cert_key) != 1)
-    {
-      punch_set_openssl_error (error, "TLS context setup");
-      return NULL;
-    }
-  /* Sessions are never resumed: every connection authenticates afresh. */
-  SSL_CTX_set_options (self->ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
-  SSL_CTX_set_num_tickets (self->ctx, 0);
-  SSL_CTX_set_session_cache_mode (self->ctx, SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_verify (self->ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-  SSL_CTX_set_cert_verify_callback (self->ctx, verify_peer, self);
-  if (!initiator)
-    SSL_CTX_set_alpn_select_cb (self->ctx, select_alpn, self);
-
-  self->ssl = SSL_new (self->ctx);
+  self->ssl = SSL_new (ctx);
   self->rbio = BIO_new (BIO_s_mem ());
   self->wbio = BIO_new (BIO_s_mem ());
   if (self->ssl == NULL || self->rbio == NULL || self->wbio == NULL)
@@ -705,6 +729,7 @@ punch_tls_engine_new (GIOStream          *base,
       return NULL;
     }
   SSL_set_bio (self->ssl, self->rbio, self->wbio);
+  SSL_set_app_data (self->ssl, self);
   /* Read-ahead takes whole chunks of records from the memory BIO at once
    * instead of a header and a body at a time. */
   SSL_set_read_ahead (self->ssl, 1);
