@@ -7,6 +7,7 @@
 //
 //   node relay-peer.mjs [--identity FILE] [--json] [--security noise|tls|tls,noise|noise,tls] COMMAND
 //     relay  [--listen MA] [--limit-data BYTES] [--limit-duration MS] [--no-limit]
+//            [--max-reservations N]   (default 1000)
 //     listen --relay MA          reserve on the relay at MA (ending in /p2p/<id>)
 //     dial MA [--ping N] [--echo N] [--perf BYTES] [--hold S]
 //
@@ -81,6 +82,7 @@ function parseArgs (argv) {
       case '--limit-data': opts.limitData = BigInt(count(i, a)); i++; break
       case '--limit-duration': opts.limitDuration = count(i, a); i++; break
       case '--no-limit': opts.limit = false; break
+      case '--max-reservations': opts.maxReservations = count(i, a); i++; break
       case '--ping': opts.ping = count(i, a); i++; break
       case '--perf': opts.perf = BigInt(count(i, a)); i++; break
       case '--echo': opts.echo = count(i, a); i++; break
@@ -134,7 +136,7 @@ async function makeNode (privateKey, opts) {
   let listen = []
 
   if (opts.command === 'relay') {
-    const reservations = { maxReservations: 1000, applyDefaultLimit: opts.limit }
+    const reservations = { maxReservations: opts.maxReservations ?? 1000, applyDefaultLimit: opts.limit }
     if (opts.limitData != null) reservations.defaultDataLimit = opts.limitData
     if (opts.limitDuration != null) reservations.defaultDurationLimit = opts.limitDuration
     services.relay = circuitRelayServer({ reservations })
