@@ -152,7 +152,15 @@ async function makeNode (privateKey, opts) {
     transports,
     connectionEncrypters: opts.security.map((name) => SECURITY[name]()),
     streamMuxers: [yamux()],
-    connectionManager: { inboundConnectionThreshold: 1000 },
+    // A relay holds a connection per reservation: lift js's connection caps
+    // (300 connections, 5 a second from one address, 10 pending) past them.
+    connectionManager: opts.command === 'relay'
+      ? {
+          maxConnections: (opts.maxReservations ?? 1000) + 100,
+          inboundConnectionThreshold: 1000000,
+          maxIncomingPendingConnections: 1000
+        }
+      : { inboundConnectionThreshold: 1000 },
     services,
     start: false
   })
