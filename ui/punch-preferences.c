@@ -213,9 +213,12 @@ punch_preferences_new (GtkWindow *parent, PunchNode *node, GSettings *settings, 
 
   p->relays_group = ADW_PREFERENCES_GROUP (adw_preferences_group_new ());
   adw_preferences_group_set_title (p->relays_group, _("Relays"));
-  adw_preferences_group_set_description (p->relays_group,
-                                         _("Circuit Relay v2 servers to keep a reservation on: multiaddrs ending in "
-                                           "/p2p/<relay ID>, or /dnsaddr names."));
+  {
+    /* The description is markup; the text has angle brackets. */
+    g_autofree char *escaped = g_markup_escape_text (_("Circuit Relay v2 servers to keep a reservation on: multiaddrs "
+                                                       "ending in /p2p/<relay ID>, or /dnsaddr names."), -1);
+    adw_preferences_group_set_description (p->relays_group, escaped);
+  }
   if (settings != NULL)
     {
       GtkWidget *add = adw_entry_row_new ();
