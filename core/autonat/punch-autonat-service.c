@@ -983,8 +983,9 @@ server_read (GObject *source, GAsyncResult *result, gpointer user_data)
       gsize id_len;
       const guint8 *id = punch_peer_id_get_bytes (req->peer, &id_len);
       g_autoptr (PunchMultiaddr) target = punch_multiaddr_with_peer_id (g_ptr_array_index (dialable, i), id, id_len);
+      g_autofree char *target_text = punch_multiaddr_to_string (g_ptr_array_index (dialable, i));
 
-      g_debug ("autonat: dialling back %s", punch_multiaddr_to_string (g_ptr_array_index (dialable, i)));
+      g_debug ("autonat: dialling back %s", target_text);
       /* The /p2p suffix makes the dial authenticate the requester. */
       punch_host_dial_full_async (dialer, target, PUNCH_DIAL_FLAGS_NONE, self->dial_timeout_ms, req->dials,
                                   server_dialed, req);

@@ -209,7 +209,7 @@ classify_group (GArray *group, PunchNatMapping *mapping, guint *support, GString
     {
       *mapping = PUNCH_NAT_MAPPING_ENDPOINT_DEPENDENT;
       *support = n;
-      g_string_append_printf (why, "%u observers see local port %u as %u different external ports", n, port, n);
+      g_string_append_printf (why, "%u observers see local port %u as %u different external addresses", n, port, n);
       return GROUP_CONCLUSIVE;
     }
   g_string_append_printf (why, "for local port %u, %u of %u observers agree on external port %u and the others "
@@ -238,7 +238,7 @@ make_verdict (const PunchNatReport *report)
       return g_strdup_printf ("Behind an endpoint-independent NAT (%u observers agree): direct connections to most "
                               "peers should work.", report->mapping_support);
     case PUNCH_NAT_MAPPING_ENDPOINT_DEPENDENT:
-      return g_strdup_printf ("Behind an endpoint-dependent (\"symmetric\") NAT (%u observers saw different ports): "
+      return g_strdup_printf ("Behind an endpoint-dependent (\"symmetric\") NAT (%u observers saw different mappings): "
                               "hole punching is unlikely to work; expect relayed connections.",
                               report->mapping_support);
     case PUNCH_NAT_MAPPING_UNKNOWN:

@@ -177,6 +177,111 @@ fixture_teardown (Fixture *f, gconstpointer data)
   host_test_spin (20);
 }
 
+/* ---- the codec ---- */
+
+static void
+test_message_roundtrip (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchPrivateKey) key = punch_private_key_generate (&error);
+  PunchPeerId *id = punch_private_key_get_peer_id (key);
+  g_autoptr (GPtrArray) addrs = addr_list ("/ip4/198.18.1.1/tcp/4001", "/ip6/2001:db8::1/tcp/4001", NULL);
+  g_autoptr (GBytes) dial = punch_autonat_dial_encode (id, addrs);
+  g_autoptr (PunchPeerId) peer = NULL;
+  g_autoptr (GPtrArray) decoded = NULL;
+  g_autoptr (GBytes) response = NULL;
+  g_autoptr (PunchMultiaddr) addr = NULL;
+  g_autofree char *text = NULL;
+  int status = -1;
+
+  g_assert_true (punch_autonat_dial_decode (g_bytes_get_data (dial, NULL), g_bytes_get_size (dial), &peer, &decoded,
+                                            &error));
+  g_assert_no_error (error);
+  g_assert_true (punch_peer_id_equal (peer, id));
+  g_assert_cmpuint (decoded->len, ==, 2);
+  g_assert_true (punch_multiaddr_equal (g_ptr_array_index (decoded, 1), g_ptr_array_index (addrs, 1)));
+
+  response = punch_autonat_response_encode (PUNCH_AUTONAT_STATUS_E_DIAL_ERROR, "no luck", g_ptr_array_index (addrs, 0));
+  g_assert_true (punch_autonat_response_decode (g_bytes_get_data (response, NULL), g_bytes_get_size (response),
+                                                &status, &text, &addr, &error));
+  g_assert_cmpint (status, ==, PUNCH_AUTONAT_STATUS_E_DIAL_ERROR);
+  g_assert_cmpstr (text, ==, "no luck");
+  g_assert_true (punch_multiaddr_equal (addr, g_ptr_array_index (addrs, 0)));
+
+  /* Each parser refuses the other's message. */
+  g_assert_false (punch_autonat_dial_decode (g_bytes_get_data (response, NULL), g_bytes_get_size (response), NULL,
+                                             NULL, &error));
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_PROTOCOL);
+  g_clear_error (&error);
+  g_assert_false (punch_autonat_response_decode (g_bytes_get_data (dial, NULL), g_bytes_get_size (dial), NULL, NULL,
+                                                 NULL, &error));
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_PROTOCOL);
+}
+
+static void
+test_message_bad (Fixture *f, gconstpointer data)
+{
+  static const struct
+  {
+    const char *name;
+    const char *bytes;
+    gsize       len;
+    int         code;
+  } table[] = {
+    { "empty", "", 0, PUNCH_ERROR_PROTOCOL },                       /* no type */
+    { "garbage", "\xff\xff\xff", 3, PUNCH_ERROR_MALFORMED },
+    { "truncated", "\x08\x01\x1a\x05\x08", 5, PUNCH_ERROR_MALFORMED },
+    { "unknown-type", "\x08\x07", 2, PUNCH_ERROR_PROTOCOL },
+    { "no-response", "\x08\x01", 2, PUNCH_ERROR_MALFORMED },
+    { "no-status", "\x08\x01\x1a\x00", 4, PUNCH_ERROR_MALFORMED },
+  };
+  g_autofree guint8 *big = g_malloc0 (PUNCH_AUTONAT_MAX_MESSAGE + 1);
+  g_autoptr (GError) error = NULL;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (table); i++)
+    {
+      g_test_message ("%s", table[i].name);
+      g_assert_false (punch_autonat_response_decode ((const guint8 *) table[i].bytes, table[i].len, NULL, NULL, NULL,
+                                                     &error));
+      g_assert_error (error, PUNCH_ERROR, table[i].code);
+      g_clear_error (&error);
+    }
+  g_assert_false (punch_autonat_dial_decode (big, PUNCH_AUTONAT_MAX_MESSAGE + 1, NULL, NULL, &error));
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_TOO_LARGE);
+  g_clear_error (&error);
+  /* A DIAL whose peer ID is not one. */
+  g_assert_false (punch_autonat_dial_decode ((const guint8 *) "\x08\x00\x12\x05\x0a\x03\x0a\x01\x00", 9, NULL,
+                                             NULL, &error));
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED);
+}
+
+static void
+test_message_text (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GString) long_text = g_string_new (NULL);
+  g_autoptr (GBytes) response = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *bad_text = NULL;
+  int status = -1;
+  /* status 42 (unknown), statusText "a\xffb" (invalid UTF-8) */
+  static const guint8 odd[] = { 0x08, 0x01, 0x1a, 0x07, 0x08, 0x2a, 0x12, 0x03, 'a', 0xff, 'b' };
+
+  for (guint i = 0; i < 200; i++)
+    g_string_append (long_text, "é");   /* two bytes each */
+  response = punch_autonat_response_encode (PUNCH_AUTONAT_STATUS_OK, long_text->str, NULL);
+  g_assert_true (punch_autonat_response_decode (g_bytes_get_data (response, NULL), g_bytes_get_size (response),
+                                                &status, &text, NULL, &error));
+  g_assert_cmpuint (strlen (text), ==, PUNCH_AUTONAT_MAX_TEXT);
+  g_assert_true (g_utf8_validate (text, -1, NULL));
+
+  g_assert_true (punch_autonat_response_decode (odd, sizeof odd, &status, &bad_text, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 42);
+  g_assert_cmpstr (punch_autonat_status_to_string (status), ==, "unknown");
+  g_assert_true (g_utf8_validate (bad_text, -1, NULL));
+}
+
 /* ---- one request ---- */
 
 static void
@@ -686,6 +791,9 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  ADD ("/core/autonat/message/roundtrip", test_message_roundtrip);
+  ADD ("/core/autonat/message/bad", test_message_bad);
+  ADD ("/core/autonat/message/text", test_message_text);
   ADD ("/core/autonat/request/ok", test_request_ok);
   ADD ("/core/autonat/request/dial-error", test_request_dial_error);
   ADD ("/core/autonat/request/third-party-refused", test_request_third_party_refused);
