@@ -87,6 +87,7 @@ struct _Exchange
 };
 
 static void b_attempt (Exchange *ex);
+static void maybe_reversed (PunchDcutrService *self, PunchConnection *conn);
 
 static Exchange *
 exchange_ref (Exchange *ex)
@@ -413,7 +414,7 @@ round_start (Exchange *ex, GPtrArray *addrs, gboolean as_client, guint timeout_m
 
 /* A direct connection with the peer of a dialling exchange, however it
  * came (our dial, the peer's SYN on our listener), ends the round. */
-static void
+static gboolean
 direct_connection_opened (PunchDcutrService *self, PunchConnection *conn)
 {
   PunchPeerId *peer = punch_connection_get_peer_id (conn);
@@ -430,9 +431,10 @@ direct_connection_opened (PunchDcutrService *self, PunchConnection *conn)
                    punch_connection_get_id (conn),
                    punch_connection_get_direction (conn) == PUNCH_DIRECTION_INBOUND ? "inbound" : "outbound");
           round_settle (ex, conn, NULL);
-          return;
+          return TRUE;
         }
     }
+  return FALSE;
 }
 
 /* ---- role B: we accepted the relayed connection ---- */
@@ -742,7 +744,8 @@ on_connection_opened (PunchHost *host, PunchConnection *conn, gpointer user_data
 
   if (!punch_connection_get_relayed (conn))
     {
-      direct_connection_opened (self, conn);
+      if (!direct_connection_opened (self, conn))
+        maybe_reversed (self, conn);
       return;
     }
   /* B is the side that accepted the relayed connection. */
@@ -766,6 +769,38 @@ on_connection_opened (PunchHost *host, PunchConnection *conn, gpointer user_data
 }
 
 /* ---- role A: we dialled through the relay and answer ---- */
+
+/* The peer we reached through a relay dialled us directly (connection
+ * reversal: B found a public address of ours): the punch A never had to
+ * answer, recorded as such. */
+static void
+maybe_reversed (PunchDcutrService *self, PunchConnection *conn)
+{
+  PunchPeerId *peer = punch_connection_get_peer_id (conn);
+  GListModel *conns = punch_host_get_connections (self->host);
+  guint n = g_list_model_get_n_items (conns);
+  g_autoptr (PunchConnection) relayed = NULL;
+  g_autoptr (PunchHolePunch) hp = NULL;
+
+  if (punch_connection_get_direction (conn) != PUNCH_DIRECTION_INBOUND)
+    return;
+  for (guint i = 0; i < n && relayed == NULL; i++)
+    {
+      g_autoptr (PunchConnection) c = g_list_model_get_item (conns, i);
+
+      if (punch_connection_get_relayed (c) && punch_connection_get_direction (c) == PUNCH_DIRECTION_OUTBOUND
+          && punch_connection_get_state (c) == PUNCH_CONNECTION_STATE_OPEN
+          && punch_peer_id_equal (punch_connection_get_peer_id (c), peer))
+        relayed = g_steal_pointer (&c);
+    }
+  if (relayed == NULL)
+    return;
+  hp = punch_hole_punch_new (peer, PUNCH_HOLE_PUNCH_ROLE_A, relayed);
+  g_list_store_append (self->punches, hp);
+  g_signal_emit (self, signals[PUNCH_STARTED], 0, hp);
+  punch_hole_punch_succeed (hp, PUNCH_HOLE_PUNCH_OUTCOME_CONNECTION_REVERSED, conn);
+  finish_punch (self, hp, relayed);
+}
 
 static gboolean
 a_retry_wait_cb (gpointer user_data)

@@ -7,9 +7,9 @@
  *
  * Events: "listening", "reserved" (relayed addresses), "connection" (open /
  * closed), "holepunch" (every transition of a PunchHolePunch), "circuit"
- * (the relay's circuits and their byte counters, every 500 ms while open),
+ * (the relay's circuits and their byte counters, every 200 ms while open),
  * "ping", and for dial one final "result" like punchline-cli's. Every event
- * has "t" (ms since start). Runs until killed, except dial, which exits
+ * has "t" (ms since start) and "mono" (CLOCK_MONOTONIC, ms). Runs until killed, except dial, which exits
  * after its result (0 when connected; with --require-direct only a direct
  * path counts). */
 #include "punch-node.h"
@@ -42,6 +42,8 @@ typedef struct
   gint64             t_direct;
   double             rtt_relayed_ms;
   double             rtt_direct_ms;
+  double             rtt_relayed_after_ms;
+  gboolean           relayed_pings_done;
   guint              pings_left;
   gboolean           finishing;
 } Peer;
@@ -71,6 +73,9 @@ event_new (const char *name)
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "t");
   json_builder_add_int_value (b, (g_get_monotonic_time () - peer.t0) / 1000);
+  /* CLOCK_MONOTONIC in ms: comparable between the lab's processes. */
+  json_builder_set_member_name (b, "mono");
+  json_builder_add_int_value (b, g_get_monotonic_time () / 1000);
   json_builder_set_member_name (b, "event");
   json_builder_add_string_value (b, name);
   return b;
@@ -155,6 +160,7 @@ print_connection (PunchConnection *conn, const char *state)
 
 static void finish_dial (const char *why);
 static void ping_direct (void);
+static void ping_relayed_after (void);
 
 static void
 on_connection_opened (PunchHost *host, PunchConnection *conn, gpointer user_data)
@@ -191,8 +197,8 @@ static void
 on_punch_started (PunchDcutrService *dcutr, PunchHolePunch *hp, gpointer user_data)
 {
   g_signal_connect (hp, "transition", G_CALLBACK (on_transition), NULL);
-  if (peer.relayed != NULL && peer.punch == NULL
-      && punch_peer_id_equal (punch_hole_punch_get_peer_id (hp), punch_connection_get_peer_id (peer.relayed)))
+  /* dial talks to one peer: its first punch is the one. */
+  if (peer.target != NULL && peer.punch == NULL)
     peer.punch = g_object_ref (hp);
 }
 
@@ -204,10 +210,13 @@ on_punch_finished (PunchDcutrService *dcutr, PunchHolePunch *hp, gpointer user_d
   if (punch_hole_punch_get_state (hp) == PUNCH_HOLE_PUNCH_STATE_SUCCEEDED)
     {
       peer.t_direct = g_get_monotonic_time ();
-      ping_direct ();
+      /* Not while the relayed pings run: the relay's counters must show
+       * the direct pings passing it by. */
+      if (peer.relayed_pings_done)
+        ping_direct ();
     }
-  else
-    finish_dial (punch_hole_punch_get_error (hp));
+  else if (peer.relayed_pings_done)
+    ping_relayed_after ();
 }
 
 /* ---- relay ---- */
@@ -301,6 +310,8 @@ finish_dial (const char *why)
   add_ms (b, "ms_to_direct", direct != NULL ? (peer.t_direct - peer.t_relayed) / 1000.0 : -1);
   add_ms (b, "rtt_relayed_ms", peer.rtt_relayed_ms);
   add_ms (b, "rtt_direct_ms", peer.rtt_direct_ms);
+  /* After a failed punch: the relayed connection still carries pings. */
+  add_ms (b, "rtt_relayed_after_ms", peer.rtt_relayed_after_ms);
   add_int (b, "attempts", peer.punch ? punch_hole_punch_get_attempts (peer.punch) : 0);
   add_str (b, "outcome", peer.punch ? punch_hole_punch_outcome_to_string (punch_hole_punch_get_outcome (peer.punch)) : NULL);
   add_addr (b, "remote", direct != NULL ? punch_connection_get_remote_addr (direct)
@@ -323,7 +334,7 @@ typedef struct
   GSourceFunc      then;
 } PingRun;
 
-static void ping_next (PingRun *run);
+static void ping_next (gpointer user_data);
 
 static void
 pinged (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -344,7 +355,8 @@ pinged (GObject *source, GAsyncResult *result, gpointer user_data)
     *run->out = rtt / 1000.0;
   if (--run->left > 0 && error == NULL)
     {
-      ping_next (run);
+      /* Spread over a while, even on a 0 ms lab. */
+      g_timeout_add_once (150, (GSourceOnceFunc) ping_next, run);
       return;
     }
   if (run->then != NULL)
@@ -354,8 +366,10 @@ pinged (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-ping_next (PingRun *run)
+ping_next (gpointer user_data)
 {
+  PingRun *run = user_data;
+
   punch_ping_service_ping_async (punch_node_get_ping (peer.node), run->conn, NULL, pinged, run);
 }
 
@@ -381,18 +395,39 @@ direct_pinged (gpointer user_data)
 static void
 ping_direct (void)
 {
-  ping_run (punch_hole_punch_get_direct_connection (peer.punch), &peer.rtt_direct_ms, 3, direct_pinged);
+  /* Long enough for the relay to show its counters standing still. */
+  ping_run (punch_hole_punch_get_direct_connection (peer.punch), &peer.rtt_direct_ms, 5, direct_pinged);
+}
+
+static gboolean
+relayed_after_pinged (gpointer user_data)
+{
+  finish_dial (punch_hole_punch_get_error (peer.punch));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+ping_relayed_after (void)
+{
+  if (punch_connection_get_state (peer.relayed) != PUNCH_CONNECTION_STATE_OPEN)
+    {
+      finish_dial (punch_hole_punch_get_error (peer.punch));
+      return;
+    }
+  ping_run (peer.relayed, &peer.rtt_relayed_after_ms, 2, relayed_after_pinged);
 }
 
 static gboolean
 relayed_pinged (gpointer user_data)
 {
-  /* A punch that ended before we measured the relay goes on here. */
-  if (peer.punch != NULL && punch_hole_punch_is_finished (peer.punch) && peer.t_direct == 0
-      && punch_hole_punch_get_state (peer.punch) == PUNCH_HOLE_PUNCH_STATE_SUCCEEDED)
+  peer.relayed_pings_done = TRUE;
+  /* A punch that ended while we measured the relay goes on here. */
+  if (peer.punch != NULL && punch_hole_punch_is_finished (peer.punch))
     {
-      peer.t_direct = g_get_monotonic_time ();
-      ping_direct ();
+      if (punch_hole_punch_get_state (peer.punch) == PUNCH_HOLE_PUNCH_STATE_SUCCEEDED)
+        ping_direct ();
+      else
+        ping_relayed_after ();
     }
   return G_SOURCE_REMOVE;
 }
@@ -469,6 +504,7 @@ main (int argc, char **argv)
   peer.circuits = g_ptr_array_new_with_free_func (g_object_unref);
   peer.rtt_relayed_ms = -1;
   peer.rtt_direct_ms = -1;
+  peer.rtt_relayed_after_ms = -1;
   peer.wait_s = (guint) CLAMP (wait_s, 1, 600);
   peer.require_direct = require_direct;
 
@@ -479,6 +515,8 @@ main (int argc, char **argv)
       return 1;
     }
   peer.node = punch_node_new (key);
+  /* Only our own pings: the relay's counters must show where traffic goes. */
+  g_object_set (peer.node, "ping-interval", 0, NULL);
   g_signal_connect (punch_node_get_host (peer.node), "connection-opened", G_CALLBACK (on_connection_opened), NULL);
   g_signal_connect (punch_node_get_host (peer.node), "connection-closed", G_CALLBACK (on_connection_closed), NULL);
   g_signal_connect (punch_node_get_dcutr (peer.node), "punch-started", G_CALLBACK (on_punch_started), NULL);
@@ -503,7 +541,7 @@ main (int argc, char **argv)
       peer.relay = punch_relay_service_new (punch_node_get_host (peer.node));
       g_signal_connect (peer.relay, "circuit", G_CALLBACK (on_circuit), NULL);
       g_signal_connect (peer.relay, "reservation", G_CALLBACK (on_reservation), NULL);
-      g_timeout_add (500, circuit_tick, NULL);
+      g_timeout_add (200, circuit_tick, NULL);
     }
   else if (g_str_equal (mode, "listen"))
     {

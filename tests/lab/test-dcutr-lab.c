@@ -1,0 +1,640 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* DCUtR through real NATs: each case builds the NAT lab (tests/lab/lab) in
+ * its own namespaces, runs our relay on "relay", a listener reserving on it
+ * on "b" and a dialer on "a" dialling b's relayed address, and judges the
+ * JSON events of tests/lab/punch-lab-peer. Needs root (CI runs as root);
+ * skipped otherwise. Processes end by PID and the lab comes down in the
+ * teardown, and from a signal handler should a case crash. */
+#include <gio/gio.h>
+#include <gio/gunixinputstream.h>
+#include <json-glib/json-glib.h>
+
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_PROCS 3
+
+typedef struct
+{
+  const char       *name;
+  GPid              pid;
+  GPtrArray        *events;    /* JsonObject */
+  GDataInputStream *out;
+  GCancellable     *cancellable;
+  gboolean          reading;   /* a line read is pending */
+  gboolean          orphaned;  /* the test is over: the pending read frees us */
+  gboolean          eof;
+  int               status;
+  gboolean          exited;
+} Proc;
+
+typedef struct
+{
+  Proc *procs[MAX_PROCS];
+  guint n_procs;
+  char *lab_id;
+  gboolean up;
+} Lab;
+
+typedef struct
+{
+  const char *nat_a;
+  const char *nat_b;   /* NULL for hairpin */
+  guint       delay_ms;  /* one way, on each router's WAN link */
+  guint       loss;
+} Scenario;
+
+static char *lab_script;
+static char *peer_bin;
+static char *link_bin;
+
+/* For the crash handler: what to end, prepared before anything runs. */
+static volatile GPid crash_pids[MAX_PROCS];
+static char *crash_down_argv[3];
+static char **crash_envp;
+
+static void
+crash_cleanup (int sig)
+{
+  pid_t child;
+
+  for (guint i = 0; i < MAX_PROCS; i++)
+    if (crash_pids[i] > 0)
+      kill (crash_pids[i], SIGKILL);
+  if (crash_envp != NULL && (child = fork ()) == 0)
+    {
+      execve (crash_down_argv[0], crash_down_argv, crash_envp);
+      _exit (127);
+    }
+  else if (crash_envp != NULL && child > 0)
+    waitpid (child, NULL, 0);
+  signal (sig, SIG_DFL);
+  raise (sig);
+}
+
+static char **
+lab_envp (Lab *lab)
+{
+  char **env = g_get_environ ();
+
+  env = g_environ_setenv (env, "PUNCH_LAB_ID", lab->lab_id, TRUE);
+  env = g_environ_setenv (env, "PUNCH_LAB_LINK", link_bin, TRUE);
+  return env;
+}
+
+static gboolean
+run_lab (Lab *lab, const char * const *args, GError **error)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_auto (GStrv) env = lab_envp (lab);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status;
+
+  g_ptr_array_add (argv, lab_script);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (char *) args[i]);
+  g_ptr_array_add (argv, NULL);
+  if (!g_spawn_sync (NULL, (char **) argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, error))
+    return FALSE;
+  if (!g_spawn_check_wait_status (status, error))
+    {
+      g_prefix_error (error, "lab %s: %s: ", args[0], err);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+lab_setup (Lab *lab, gconstpointer data)
+{
+  memset (lab, 0, sizeof *lab);
+  /* Our PID names the lab: test runs side by side do not meet. */
+  lab->lab_id = g_strdup_printf ("%u", (guint) getpid () % 100000);
+  g_strfreev (crash_envp);
+  crash_envp = lab_envp (lab);
+  crash_down_argv[0] = lab_script;
+  crash_down_argv[1] = (char *) "down";
+  crash_down_argv[2] = NULL;
+}
+
+static void
+proc_end (Proc *proc)
+{
+  if (proc->pid <= 0)
+    return;
+  if (!proc->exited)
+    {
+      kill (proc->pid, SIGTERM);
+      for (guint i = 0; i < 40; i++)
+        {
+          if (waitpid (proc->pid, &proc->status, WNOHANG) == proc->pid)
+            {
+              proc->exited = TRUE;
+              break;
+            }
+          g_usleep (50 * 1000);
+        }
+      if (!proc->exited)
+        {
+          kill (proc->pid, SIGKILL);
+          waitpid (proc->pid, &proc->status, 0);
+        }
+    }
+  g_spawn_close_pid (proc->pid);
+  proc->pid = 0;
+}
+
+static void
+proc_free (Proc *proc)
+{
+  g_clear_object (&proc->out);
+  g_clear_object (&proc->cancellable);
+  g_clear_pointer (&proc->events, g_ptr_array_unref);
+  g_free (proc);
+}
+
+static void
+lab_teardown (Lab *lab, gconstpointer data)
+{
+  const char *down[] = { "down", NULL };
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < lab->n_procs; i++)
+    {
+      Proc *proc = lab->procs[i];
+
+      proc_end (proc);
+      crash_pids[i] = 0;
+      g_cancellable_cancel (proc->cancellable);
+      if (proc->reading)
+        proc->orphaned = TRUE;
+      else
+        proc_free (proc);
+    }
+  if (!run_lab (lab, down, &error))
+    g_printerr ("# lab down failed: %s\n", error->message);
+  g_clear_pointer (&crash_envp, g_strfreev);
+  g_free (lab->lab_id);
+}
+
+static void read_next_line (Proc *proc);
+
+static void
+line_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Proc *proc = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL, &error);
+  g_autoptr (JsonParser) parser = NULL;
+
+  proc->reading = FALSE;
+  if (proc->orphaned)
+    {
+      proc_free (proc);
+      return;
+    }
+  if (line == NULL)
+    {
+      proc->eof = TRUE;
+      return;
+    }
+  parser = json_parser_new ();
+  if (json_parser_load_from_data (parser, line, -1, NULL) && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      g_test_message ("%s: %s", proc->name, line);
+      g_ptr_array_add (proc->events, json_object_ref (json_node_get_object (json_parser_get_root (parser))));
+    }
+  read_next_line (proc);
+}
+
+static void
+read_next_line (Proc *proc)
+{
+  proc->reading = TRUE;
+  g_data_input_stream_read_line_async (proc->out, G_PRIORITY_DEFAULT, proc->cancellable, line_read, proc);
+}
+
+static Proc *
+lab_spawn (Lab *lab, const char *host, const char * const *args)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_auto (GStrv) env = lab_envp (lab);
+  g_autoptr (GError) error = NULL;
+  Proc *proc = g_new0 (Proc, 1);
+  int out_fd;
+  g_autoptr (GInputStream) raw = NULL;
+
+  g_assert_cmpuint (lab->n_procs, <, MAX_PROCS);
+  g_ptr_array_add (argv, lab_script);
+  g_ptr_array_add (argv, (char *) "exec");
+  g_ptr_array_add (argv, (char *) host);
+  g_ptr_array_add (argv, peer_bin);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (char *) args[i]);
+  g_ptr_array_add (argv, NULL);
+  /* "lab exec" ends in exec: the PID is the peer's. */
+  if (!g_spawn_async_with_pipes (NULL, (char **) argv->pdata, env, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                 &proc->pid, NULL, &out_fd, NULL, &error))
+    {
+      g_test_fail_printf ("spawning %s on %s: %s", args[0], host, error->message);
+      g_free (proc);
+      return NULL;
+    }
+  lab->procs[lab->n_procs++] = proc;
+  proc->cancellable = g_cancellable_new ();
+  crash_pids[lab->n_procs - 1] = proc->pid;
+  proc->name = host;
+  proc->events = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  raw = g_unix_input_stream_new (out_fd, TRUE);
+  proc->out = g_data_input_stream_new (raw);
+  read_next_line (proc);
+  return proc;
+}
+
+static gboolean
+wake (gpointer user_data)
+{
+  return G_SOURCE_REMOVE;
+}
+
+static const char *
+event_str (JsonObject *ev, const char *member)
+{
+  JsonNode *node = json_object_get_member (ev, member);
+
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING
+             ? json_node_get_string (node) : NULL;
+}
+
+static double
+event_num (JsonObject *ev, const char *member)
+{
+  JsonNode *node = json_object_get_member (ev, member);
+
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node) ? json_node_get_double (node) : -1;
+}
+
+static gboolean
+event_matches (JsonObject *ev, const char *name, const char *key, const char *value)
+{
+  const char *got;
+
+  if (g_strcmp0 (event_str (ev, "event"), name) != 0)
+    return FALSE;
+  if (key == NULL)
+    return TRUE;
+  got = event_str (ev, key);
+  return got != NULL && g_str_equal (got, value);
+}
+
+/* The first event @name (with @key = @value) of @proc, waiting up to
+ * @timeout_ms for it; NULL (and a failed test) when it does not come. */
+static JsonObject *
+wait_event (Proc *proc, const char *name, const char *key, const char *value, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  for (;;)
+    {
+      for (guint i = 0; proc->events != NULL && i < proc->events->len; i++)
+        if (event_matches (g_ptr_array_index (proc->events, i), name, key, value))
+          return g_ptr_array_index (proc->events, i);
+      if (proc->eof || g_get_monotonic_time () > deadline)
+        break;
+      g_timeout_add (50, wake, NULL);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_test_fail_printf ("%s: no \"%s\" event%s%s%s within %u ms", proc->name, name, key ? " with " : "",
+                      key ? key : "", key ? "" : "", timeout_ms);
+  return NULL;
+}
+
+static JsonObject *
+last_event (Proc *proc, const char *name, const char *key, const char *value)
+{
+  for (guint i = proc->events->len; i > 0; i--)
+    if (event_matches (g_ptr_array_index (proc->events, i - 1), name, key, value))
+      return g_ptr_array_index (proc->events, i - 1);
+  return NULL;
+}
+
+static gboolean
+proc_wait_exit (Proc *proc, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (!proc->exited && g_get_monotonic_time () < deadline)
+    {
+      if (waitpid (proc->pid, &proc->status, WNOHANG) == proc->pid)
+        proc->exited = TRUE;
+      else
+        {
+          g_timeout_add (50, wake, NULL);
+          g_main_context_iteration (NULL, TRUE);
+        }
+    }
+  /* The rest of stdout. */
+  while (proc->exited && !proc->eof)
+    g_main_context_iteration (NULL, TRUE);
+  return proc->exited;
+}
+
+typedef struct
+{
+  Proc       *relay;
+  Proc       *b;
+  Proc       *a;
+  JsonObject *result;
+  char       *relayed_addr;
+} Run;
+
+static void
+run_clear (Run *run)
+{
+  g_free (run->relayed_addr);
+}
+
+/* Brings the lab up and runs relay, listener and dialer to the dialer's
+ * result. FALSE (test failed) when any step does not happen. */
+static gboolean
+run_scenario (Lab *lab, const Scenario *sc, Run *run, const char *dial_wait)
+{
+  g_autofree char *delay = g_strdup_printf ("%u", sc->delay_ms);
+  g_autofree char *loss = g_strdup_printf ("%u", sc->loss);
+  const char *up_pair[] = { "up", sc->nat_a, sc->nat_b, delay, loss, NULL };
+  const char *up_hairpin[] = { "up", "hairpin", delay, loss, NULL };
+  const char *relay_args[] = { "relay", "--listen", "/ip4/0.0.0.0/tcp/4001", NULL };
+  g_autofree char *relay_ma = NULL;
+  g_autoptr (GError) error = NULL;
+  JsonObject *ev;
+  JsonArray *addrs;
+
+  memset (run, 0, sizeof *run);
+  if (!run_lab (lab, sc->nat_b != NULL ? up_pair : up_hairpin, &error))
+    {
+      g_test_fail_printf ("%s", error->message);
+      return FALSE;
+    }
+  lab->up = TRUE;
+
+  run->relay = lab_spawn (lab, "relay", relay_args);
+  if (run->relay == NULL || (ev = wait_event (run->relay, "listening", NULL, NULL, 5000)) == NULL)
+    return FALSE;
+  relay_ma = g_strdup_printf ("/ip4/198.18.0.2/tcp/4001/p2p/%s", event_str (ev, "peer_id"));
+
+  {
+    const char *b_args[] = { "listen", "--listen", "/ip4/0.0.0.0/tcp/4002", "--relay", relay_ma, NULL };
+
+    run->b = lab_spawn (lab, "b", b_args);
+  }
+  if (run->b == NULL || (ev = wait_event (run->b, "reserved", NULL, NULL, 10000)) == NULL)
+    return FALSE;
+  addrs = json_object_get_array_member (ev, "addrs");
+  for (guint i = 0; addrs != NULL && i < json_array_get_length (addrs); i++)
+    if (g_str_has_prefix (json_array_get_string_element (addrs, i), "/ip4/198.18.0.2/"))
+      run->relayed_addr = g_strdup (json_array_get_string_element (addrs, i));
+  if (run->relayed_addr == NULL)
+    {
+      g_test_fail_printf ("no relayed address on the lab's internet in the reservation");
+      return FALSE;
+    }
+
+  {
+    const char *a_args[] = { "dial", "--listen", "/ip4/0.0.0.0/tcp/4003", "--wait", dial_wait, run->relayed_addr, NULL };
+
+    run->a = lab_spawn (lab, "a", a_args);
+  }
+  if (run->a == NULL || (run->result = wait_event (run->a, "result", NULL, NULL, 60000)) == NULL)
+    return FALSE;
+  proc_wait_exit (run->a, 5000);
+  return TRUE;
+}
+
+static const char *
+result_path (Run *run)
+{
+  return event_str (run->result, "path");
+}
+
+/* The relay carried (next to) nothing between the direct connection and
+ * the end of the dialer's pings on it: five pings over the relay would be
+ * five 32-byte pings and their answers in Yamux frames in Noise messages,
+ * over 600 bytes; a late control frame (a stream's FIN, a window update) on
+ * the relayed connection is 30. */
+#define RELAY_STRAY_BYTES 64
+
+static void
+assert_relay_idle_after (Run *run, double from_mono, double to_mono)
+{
+  gint64 first = -1, last = -1;
+  guint ticks = 0;
+
+  for (guint i = 0; i < run->relay->events->len; i++)
+    {
+      JsonObject *ev = g_ptr_array_index (run->relay->events, i);
+      double mono = event_num (ev, "mono");
+      gint64 bytes;
+
+      if (!event_matches (ev, "circuit", "state", "open") || mono < from_mono || mono > to_mono)
+        continue;
+      bytes = (gint64) (event_num (ev, "bytes_to_dst") + event_num (ev, "bytes_to_src"));
+      if (first < 0)
+        first = bytes;
+      last = bytes;
+      ticks++;
+    }
+  g_test_message ("relay counters at %u ticks after the punch: %" G_GINT64_FORMAT " then %" G_GINT64_FORMAT " bytes",
+                  ticks, first, last);
+  g_assert_cmpuint (ticks, >=, 2);
+  g_assert_cmpint (last - first, <=, RELAY_STRAY_BYTES);
+}
+
+static void
+assert_direct (Run *run, const char *expected_remote_host, const char *outcome)
+{
+  JsonObject *a_hp, *b_hp;
+  const char *remote = event_str (run->result, "remote");
+  double rtt_relayed = event_num (run->result, "rtt_relayed_ms");
+  double rtt_direct = event_num (run->result, "rtt_direct_ms");
+
+  g_assert_cmpstr (result_path (run), ==, "direct");
+  g_assert_nonnull (remote);
+  if (remote == NULL)
+    return;
+  /* The direct connection runs to the peer's router (or the public peer),
+   * not to the relay. */
+  g_assert_true (g_str_has_prefix (remote, expected_remote_host));
+  g_assert_false (g_str_has_prefix (remote, "/ip4/198.18.0.2/"));
+  g_assert_cmpfloat (rtt_relayed, >, 0);
+  g_assert_cmpfloat (rtt_direct, >, 0);
+  g_test_message ("ms_to_direct %.0f, rtt relayed %.1f ms, direct %.1f ms, attempts %.0f",
+                  event_num (run->result, "ms_to_direct"), rtt_relayed, rtt_direct, event_num (run->result, "attempts"));
+  g_assert_cmpstr (event_str (run->result, "outcome"), ==, outcome);
+
+  a_hp = last_event (run->a, "holepunch", "state", "succeeded");
+  b_hp = wait_event (run->b, "holepunch", "state", "succeeded", 5000);
+  if (g_strcmp0 (outcome, "success") == 0)
+    g_assert_nonnull (a_hp);
+  g_assert_nonnull (b_hp);
+  if (b_hp != NULL)
+    g_assert_cmpstr (event_str (b_hp, "outcome"), ==, outcome);
+  {
+    JsonObject *first_direct_ping = NULL;
+
+    for (guint i = 0; i < run->a->events->len && first_direct_ping == NULL; i++)
+      {
+        JsonObject *ev = g_ptr_array_index (run->a->events, i);
+
+        if (event_matches (ev, "ping", NULL, NULL) && !json_object_get_boolean_member (ev, "relayed"))
+          first_direct_ping = ev;
+      }
+    g_assert_nonnull (first_direct_ping);
+    if (first_direct_ping != NULL)
+      assert_relay_idle_after (run, event_num (first_direct_ping, "mono"), event_num (run->result, "mono"));
+  }
+}
+
+/* eim/eim: a TCP simultaneous open through both NATs. */
+static void
+test_punch (Lab *lab, gconstpointer data)
+{
+  const Scenario *sc = data;
+  Run run;
+
+  if (run_scenario (lab, sc, &run, "30"))
+    {
+      assert_direct (&run, "/ip4/198.18.2.1/tcp/4002", "success");
+      if (sc->delay_ms > 0)
+        {
+          /* Each router adds 2 × delay to a round trip; the direct path
+           * crosses both, as the relayed one does. */
+          double expected = 4.0 * sc->delay_ms;
+
+          g_assert_cmpfloat (event_num (run.result, "rtt_direct_ms"), >=, expected);
+          g_assert_cmpfloat (event_num (run.result, "rtt_direct_ms"), <, expected + 50);
+        }
+      g_assert_cmpint (run.a->status, ==, 0);
+    }
+  run_clear (&run);
+}
+
+/* B is public: A dials it... through the relay first; the punch (or B's
+ * own dial) gives a direct path to B's own address. */
+static void
+test_public_b (Lab *lab, gconstpointer data)
+{
+  Run run;
+
+  if (run_scenario (lab, data, &run, "30"))
+    assert_direct (&run, "/ip4/198.18.2.2/tcp/4002", "success");
+  run_clear (&run);
+}
+
+/* A is public: B dials A's advertised address (connection reversal). */
+static void
+test_public_a (Lab *lab, gconstpointer data)
+{
+  Run run;
+
+  if (run_scenario (lab, data, &run, "30"))
+    {
+      JsonObject *reversing = wait_event (run.b, "holepunch", "state", "reversing", 1000);
+
+      g_assert_nonnull (reversing);
+      g_assert_cmpstr (result_path (&run), ==, "direct");
+      g_assert_cmpstr (event_str (run.result, "outcome"), ==, "connection reversed");
+      /* B dialled from its listen port, through its router. */
+      g_assert_true (g_str_has_prefix (event_str (run.result, "remote"), "/ip4/198.18.2.1/tcp/4002"));
+    }
+  run_clear (&run);
+}
+
+/* No punch possible: the connection stays relayed, with the reason, and
+ * still carries pings. */
+static void
+test_fallback (Lab *lab, gconstpointer data)
+{
+  Run run;
+
+  if (run_scenario (lab, data, &run, "50"))
+    {
+      JsonObject *failed = wait_event (run.b, "holepunch", "state", "failed", 5000);
+
+      g_assert_cmpstr (result_path (&run), ==, "relayed");
+      g_assert_cmpint (run.a->status, ==, 0);
+      g_assert_cmpfloat (event_num (run.result, "attempts"), ==, 3);
+      g_assert_nonnull (event_str (run.result, "reason"));
+      g_test_message ("fallback reason: %s", event_str (run.result, "reason"));
+      g_assert_nonnull (failed);
+      if (failed != NULL)
+        g_assert_cmpstr (event_str (failed, "outcome"), ==, "failed");
+      /* The relayed connection still works after the last attempt. */
+      g_assert_cmpfloat (event_num (run.result, "rtt_relayed_after_ms"), >, 0);
+    }
+  run_clear (&run);
+}
+
+static void
+skip_no_root (void)
+{
+  g_test_skip ("the NAT lab needs root and nftables");
+}
+
+int
+main (int argc, char **argv)
+{
+  static const Scenario eim_eim = { "eim", "eim", 50, 0 };
+  static const Scenario eim_eim_0 = { "eim", "eim", 0, 0 };
+  static const Scenario eim_eim_loss = { "eim", "eim", 50, 5 };
+  static const Scenario eim_none = { "eim", "none", 50, 0 };
+  static const Scenario none_eim = { "none", "eim", 50, 0 };
+  static const Scenario edm_eim = { "edm", "eim", 50, 0 };
+  static const Scenario eim_edm = { "eim", "edm", 0, 0 };
+  static const Scenario edm_edm = { "edm", "edm", 0, 0 };
+  static const Scenario hairpin = { "hairpin", NULL, 0, 0 };
+  const char *source_root = g_getenv ("PUNCH_SOURCE_ROOT");
+  const char *build_root = g_getenv ("PUNCH_BUILD_ROOT");
+
+  g_test_init (&argc, &argv, NULL);
+  /* A failed check must still reach the teardown that removes the lab. */
+  g_test_set_nonfatal_assertions ();
+
+  if (source_root == NULL || build_root == NULL)
+    {
+      g_test_skip ("PUNCH_SOURCE_ROOT and PUNCH_BUILD_ROOT are unset: run under meson test");
+      return g_test_run ();
+    }
+  lab_script = g_build_filename (source_root, "tests", "lab", "lab", NULL);
+  peer_bin = g_build_filename (build_root, "tests", "lab", "punch-lab-peer", NULL);
+  link_bin = g_build_filename (build_root, "tests", "lab", "punch-lab-link", NULL);
+
+  signal (SIGABRT, crash_cleanup);
+  signal (SIGSEGV, crash_cleanup);
+  signal (SIGTERM, crash_cleanup);
+  signal (SIGINT, crash_cleanup);
+  signal (SIGTRAP, crash_cleanup);
+  signal (SIGBUS, crash_cleanup);
+
+  if (geteuid () != 0 || !g_file_test ("/usr/sbin/nft", G_FILE_TEST_EXISTS))
+    {
+      g_test_add_func ("/lab/dcutr/needs-root", skip_no_root);
+    }
+  else
+    {
+#define ADD(path, sc, fn) g_test_add (path, Lab, sc, lab_setup, fn, lab_teardown)
+      ADD ("/lab/dcutr/eim-eim", &eim_eim, test_punch);
+      ADD ("/lab/dcutr/eim-eim-0ms", &eim_eim_0, test_punch);
+      ADD ("/lab/dcutr/eim-eim-loss5", &eim_eim_loss, test_punch);
+      ADD ("/lab/dcutr/eim-none", &eim_none, test_public_b);
+      ADD ("/lab/dcutr/none-eim", &none_eim, test_public_a);
+      ADD ("/lab/dcutr/edm-eim", &edm_eim, test_fallback);
+      ADD ("/lab/dcutr/eim-edm", &eim_edm, test_fallback);
+      ADD ("/lab/dcutr/edm-edm", &edm_edm, test_fallback);
+      ADD ("/lab/dcutr/hairpin", &hairpin, test_fallback);
+#undef ADD
+    }
+  return g_test_run ();
+}
