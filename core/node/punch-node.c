@@ -762,6 +762,35 @@ typedef struct
   PunchRelayEntry *entry;
 } ResolveOp;
 
+static void resolve_done (GObject *source, GAsyncResult *result, gpointer user_data);
+
+static void
+resolve_op_free (ResolveOp *op)
+{
+  g_object_unref (op->entry);
+  g_object_unref (op->self);
+  g_free (op);
+}
+
+static gboolean
+resolve_retry (gpointer user_data)
+{
+  ResolveOp *op = user_data;
+  g_autoptr (PunchMultiaddr) ma = NULL;
+  ResolveOp *again;
+
+  g_object_set_data (G_OBJECT (op->entry), "retry-source", NULL);
+  if (op->self->closed || find_entry (op->self, punch_relay_entry_get_addr (op->entry), NULL) != op->entry
+      || (ma = punch_multiaddr_new_from_string (punch_relay_entry_get_addr (op->entry), NULL)) == NULL)
+    return G_SOURCE_REMOVE;
+  again = g_new0 (ResolveOp, 1);
+  again->self = g_object_ref (op->self);
+  again->entry = g_object_ref (op->entry);
+  punch_relay_entry_set_status (op->entry, PUNCH_RELAY_ENTRY_RESOLVING, 0, NULL);
+  punch_dnsaddr_resolve_async (NULL, ma, op->self->cancellable, resolve_done, again);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 resolve_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -777,9 +806,22 @@ resolve_done (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (addrs == NULL)
     {
-      punch_relay_entry_set_status (op->entry, PUNCH_RELAY_ENTRY_FAILED, 0, error->message);
+      guint attempt = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (op->entry), "attempt")) + 1;
+      guint delay = MIN (30u << MIN (attempt - 1, 4u), 300u);
+      g_autofree char *message = g_strdup_printf ("%s (retrying in %u s)", error->message, delay);
+      ResolveOp *retry = g_new0 (ResolveOp, 1);
+      guint retry_id;
+
+      punch_relay_entry_set_status (op->entry, PUNCH_RELAY_ENTRY_FAILED, 0, message);
       count (self, "relays.failed");
       add_event (self, NULL, "error", NULL, NULL, "relay resolution failed", error->message);
+      /* Names fail while the network is down: try again, more slowly. */
+      g_object_set_data (G_OBJECT (op->entry), "attempt", GUINT_TO_POINTER (attempt));
+      retry->self = g_object_ref (self);
+      retry->entry = g_object_ref (op->entry);
+      retry_id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, delay, resolve_retry, retry,
+                                             (GDestroyNotify) resolve_op_free);
+      g_object_set_data (G_OBJECT (op->entry), "retry-source", GUINT_TO_POINTER (retry_id));
       goto out;
     }
   /* One address per relay peer, IPv4 first as most home networks have it. */
@@ -873,12 +915,20 @@ punch_node_remove_relay (PunchNode *self, const char *addr)
 {
   g_autoptr (PunchMultiaddr) ma = NULL;
   g_autoptr (GBytes) id_bytes = NULL;
-  guint position;
+  PunchRelayEntry *entry;
+  guint position, retry_id;
 
   g_return_val_if_fail (PUNCH_IS_NODE (self), FALSE);
 
-  if (find_entry (self, addr, &position) == NULL)
+  entry = find_entry (self, addr, &position);
+  if (entry == NULL)
     return FALSE;
+  retry_id = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (entry), "retry-source"));
+  if (retry_id != 0)
+    {
+      g_object_set_data (G_OBJECT (entry), "retry-source", NULL);
+      g_source_remove (retry_id);
+    }
   g_list_store_remove (self->relay_entries, position);
   ma = punch_multiaddr_new_from_string (addr, NULL);
   id_bytes = ma ? punch_multiaddr_get_peer_id_bytes (ma) : NULL;
@@ -1308,6 +1358,18 @@ punch_node_close (PunchNode *self)
     return;
   self->closed = TRUE;
   g_clear_handle_id (&self->ping_source, g_source_remove);
+  /* Pending /dnsaddr retries hold references on us. */
+  for (guint i = 0; self->relay_entries != NULL && i < g_list_model_get_n_items (G_LIST_MODEL (self->relay_entries)); i++)
+    {
+      g_autoptr (PunchRelayEntry) entry = g_list_model_get_item (G_LIST_MODEL (self->relay_entries), i);
+      guint source = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (entry), "retry-source"));
+
+      if (source != 0)
+        {
+          g_object_set_data (G_OBJECT (entry), "retry-source", NULL);
+          g_source_remove (source);
+        }
+    }
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   if (self->host != NULL)
