@@ -2,6 +2,7 @@
 #include <locale.h>
 
 #include "punch-cli-commands.h"
+#include "punch-cli-diagnose.h"
 
 static const struct
 {
@@ -17,6 +18,8 @@ static const struct
   { "perf", punch_cli_command_perf, "perf MA --upload BYTES --download BYTES" },
   { "relay", punch_cli_command_relay,
     "relay [--listen MA]… [--announce MA]… [--limit-data BYTES] [--limit-duration S] [--max-reservations N]" },
+  { "diagnose", punch_cli_command_diagnose,
+    "diagnose [--relay MA]… [--peer MA]… [--listen MA]… [--wait S] [--min-confirmations N]" },
 };
 
 static char *
