@@ -4,6 +4,7 @@
 #include <glib-unix.h>
 #include <signal.h>
 
+#include "punch-autonat-service.h"
 #include "punch-cli-output.h"
 #include "punch-cli-relay.h"
 #include "punch-host.h"
@@ -211,6 +212,8 @@ struct _Cli
   gulong                relay_addrs_id;
   PunchDcutrService    *dcutr;
   PunchRelayService    *relay_service;
+  /* listen and relay answer AutoNAT dial-back requests (diagnose asks). */
+  PunchAutonatService  *autonat;
 
   PunchMultiaddr       *target;
   PunchConnection      *connection;
@@ -439,6 +442,14 @@ cli_start_host (Cli     *cli,
   return TRUE;
 }
 
+/* Serves AutoNAT v1 (dial-backs to public addresses only); probes nothing. */
+static void
+cli_start_autonat (Cli *cli)
+{
+  cli->autonat = punch_autonat_service_new (cli->host, cli->identify);
+  g_object_set (cli->autonat, "client-enabled", FALSE, NULL);
+}
+
 /* Runs DCUtR (both roles) and prints its hole punches. */
 static void
 cli_start_dcutr (Cli *cli)
@@ -510,6 +521,7 @@ cli_teardown (Cli *cli)
   if (cli->connection != NULL)
     g_clear_signal_handler (&cli->hold_closed_id, cli->connection);
   g_clear_object (&cli->connection);
+  g_clear_object (&cli->autonat);
   g_clear_object (&cli->dcutr);
   g_clear_object (&cli->relay_service);
   g_clear_object (&cli->relay_client);
@@ -860,6 +872,7 @@ punch_cli_command_listen (PunchCliOptions *options,
   if (echo)
     punch_cli_relay_serve_echo (cli.host);
   cli_start_dcutr (&cli);
+  cli_start_autonat (&cli);
   for (guint i = 0; i < relay_addrs->len; i++)
     {
       PunchRelayReservation *rsv;
@@ -1271,6 +1284,7 @@ punch_cli_command_relay (PunchCliOptions *options,
       }
 
   cli.relay_service = punch_relay_service_new (cli.host);
+  cli_start_autonat (&cli);
   g_object_set (cli.relay_service,
                 "reservation-ttl", (guint) ttl,
                 "limit-duration", (guint) limit_duration,
