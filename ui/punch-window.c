@@ -317,7 +317,7 @@ refresh_entry_row (GtkWidget *row)
       break;
     case PUNCH_RELAY_ENTRY_FAILED:
     default:
-      text = g_strdup_printf (_("Unusable: %s"), punch_relay_entry_get_error (entry));
+      text = g_strdup_printf (_("Failed: %s"), punch_relay_entry_get_error (entry));
       break;
     }
   adw_action_row_set_subtitle (ADW_ACTION_ROW (row), text);
