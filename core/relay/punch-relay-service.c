@@ -325,7 +325,8 @@ handle_reserve (Request *req)
       reply_status (req, CIRCUIT__PB__STATUS__RESERVATION_REFUSED, "max reservations");
       return;
     }
-  if (!refresh && count_ip (self, ip) >= self->max_per_ip)
+  /* count_ip() walks every reservation: not when there is no cap. */
+  if (!refresh && self->max_per_ip < G_MAXUINT && count_ip (self, ip) >= self->max_per_ip)
     {
       emit_reservation (self, peer, "refused", 0, "too many reservations from this IP address");
       reply_status (req, CIRCUIT__PB__STATUS__RESERVATION_REFUSED, "max per IP");
