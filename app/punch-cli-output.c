@@ -260,6 +260,7 @@ punch_cli_output_connection (PunchCliOutput  *self,
   set_string_or_null (event, "remote", remote);
   set_string_or_null (event, "peer_id", peer);
   set_string_or_null (event, "security", punch_connection_get_security (connection));
+  set_string_or_null (event, "cipher", punch_connection_get_cipher (connection));
   set_string_or_null (event, "muxer", punch_connection_get_muxer (connection));
   json_object_set_boolean_member (event, "relayed", punch_connection_get_relayed (connection));
   json_object_set_boolean_member (event, "limited", punch_connection_get_limited (connection));
