@@ -109,6 +109,7 @@ enum
   ANSWER,
   SERVED,
   OBSERVATION,
+  NETWORK_CHANGED,
   N_SIGNALS
 };
 
@@ -622,6 +623,7 @@ on_network_changed (GNetworkMonitor *monitor, gboolean available, gpointer user_
   g_debug ("autonat: the network changed; answers and observations are stale");
   punch_autonat_service_reset (self);
   schedule_probe (self, SETTLE_DELAY_S);
+  g_signal_emit (self, signals[NETWORK_CHANGED], 0, "interfaces");
 }
 
 static void
@@ -657,6 +659,35 @@ watch (PunchAutonatService *self, gboolean enable)
 
 /* ---- mapping observations ---- */
 
+static gboolean
+same_ip (PunchMultiaddr *a, PunchMultiaddr *b)
+{
+  PunchMultiaddrComponent ca, cb;
+
+  if (a == NULL || b == NULL || !punch_multiaddr_get_component (a, 0, &ca) || !punch_multiaddr_get_component (b, 0, &cb))
+    return FALSE;
+  return ca.code == cb.code && ca.value_len == cb.value_len && memcmp (ca.value, cb.value, ca.value_len) == 0;
+}
+
+/* Only the IP counts: behind an endpoint-dependent NAT every new
+ * connection has another port, which is no change of network. */
+static gboolean
+external_ip_changed (PunchAutonatService *self, const PunchNatObservation *obs)
+{
+  for (guint i = self->observations->len; i > 0; i--)
+    {
+      PunchNatObservation *old = g_ptr_array_index (self->observations, i - 1);
+
+      if (!same_ip (old->observer_addr, obs->observer_addr))
+        continue;
+      /* The latest report from that observer decides. */
+      return !same_ip (old->observed_addr, obs->observed_addr)
+             && punch_multiaddr_get_scope (old->observed_addr) == PUNCH_ADDR_SCOPE_PUBLIC
+             && punch_multiaddr_get_scope (obs->observed_addr) == PUNCH_ADDR_SCOPE_PUBLIC;
+    }
+  return FALSE;
+}
+
 PunchNatReport *
 punch_autonat_service_get_nat_report (PunchAutonatService *self)
 {
@@ -672,10 +703,21 @@ punch_autonat_service_add_observation (PunchAutonatService       *self,
 {
   g_autoptr (PunchNatReport) report = NULL;
   PunchNatObservation *copy;
+  gboolean changed = FALSE;
 
   g_return_if_fail (PUNCH_IS_AUTONAT_SERVICE (self));
   g_return_if_fail (observation != NULL);
 
+  /* The same observer endpoint seeing us on another IP: our external
+   * address changed (a router's new WAN address, another uplink), which
+   * our own interfaces may not show. Everything learnt before is stale. */
+  if (external_ip_changed (self, observation))
+    {
+      g_debug ("autonat: an observer sees us on a new IP; answers and observations are stale");
+      punch_autonat_service_reset (self);
+      schedule_probe (self, SETTLE_DELAY_S);
+      changed = TRUE;
+    }
   copy = punch_nat_observation_copy (observation);
   g_ptr_array_add (self->observations, copy);
   if (self->observations->len > MAX_OBSERVATIONS)
@@ -688,6 +730,8 @@ punch_autonat_service_add_observation (PunchAutonatService       *self,
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NAT_MAPPING]);
     }
   g_signal_emit (self, signals[OBSERVATION], 0, copy);
+  if (changed)
+    g_signal_emit (self, signals[NETWORK_CHANGED], 0, "external-address");
 }
 
 GPtrArray *
@@ -1203,6 +1247,16 @@ punch_autonat_service_class_init (PunchAutonatServiceClass *klass)
    */
   signals[OBSERVATION] = g_signal_new ("observation", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                                        NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
+  /**
+   * PunchAutonatService::network-changed:
+   * @what: "interfaces" (#GNetworkMonitor) or "external-address" (an
+   *   observer sees us on a new public IP)
+   *
+   * Answers and observations were dropped as stale and a probe is due in
+   * a few seconds; owners of reservations and listeners should renew them.
+   */
+  signals[NETWORK_CHANGED] = g_signal_new ("network-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                                           NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void

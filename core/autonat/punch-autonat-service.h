@@ -74,6 +74,10 @@ G_DECLARE_FINAL_TYPE (PunchAutonatService, punch_autonat_service, PUNCH, AUTONAT
  *   answered a request
  * - "observation" (PunchNatObservation *): identify reported how a peer
  *   sees us on a direct connection; "nat-mapping" is updated after it
+ * - "network-changed" (const char *what): "interfaces" (#GNetworkMonitor,
+ *   while "client-enabled") or "external-address" (an observer at the same
+ *   IP now sees us on another public IP: a router's WAN address changed);
+ *   answers and older observations were dropped and a probe is due
  */
 PunchAutonatService *punch_autonat_service_new (PunchHost *host, PunchIdentifyService *identify);
 

@@ -785,6 +785,52 @@ test_observations (Fixture *f, gconstpointer data)
   g_assert_cmpint (punch_autonat_service_get_nat_mapping (client->autonat), ==, PUNCH_NAT_MAPPING_UNKNOWN);
 }
 
+static void
+observe (Node *node, const char *observer_addr, const char *observed)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchMultiaddr) remote = punch_multiaddr_new_from_string (observer_addr, &error);
+  g_autoptr (PunchMultiaddr) local = punch_multiaddr_new_from_string ("/ip4/10.0.1.2/tcp/4001", &error);
+  g_autoptr (PunchMultiaddr) seen = punch_multiaddr_new_from_string (observed, &error);
+  g_autoptr (PunchNatObservation) obs = NULL;
+
+  g_assert_no_error (error);
+  obs = punch_nat_observation_new (observer_addr, remote, local, seen, TRUE);
+  punch_autonat_service_add_observation (node->autonat, obs);
+}
+
+static void
+on_network_changed (PunchAutonatService *autonat, const char *what, gpointer user_data)
+{
+  char **out = user_data;
+
+  g_free (*out);
+  *out = g_strdup (what);
+}
+
+/* A router's WAN address changes: the observers see us on a new IP. */
+static void
+test_external_address_change (Fixture *f, gconstpointer data)
+{
+  Node *node = node_new (f, FALSE);
+  g_autofree char *changed = NULL;
+
+  g_signal_connect (node->autonat, "network-changed", G_CALLBACK (on_network_changed), &changed);
+  observe (node, "/ip4/198.18.0.2/tcp/4001", "/ip4/198.18.1.1/tcp/4001");
+  observe (node, "/ip4/198.18.0.3/tcp/4001", "/ip4/198.18.1.1/tcp/4001");
+  g_assert_cmpint (punch_autonat_service_get_nat_mapping (node->autonat), ==, PUNCH_NAT_MAPPING_ENDPOINT_INDEPENDENT);
+  /* A new port from the same observer is no new network (EDM does that). */
+  observe (node, "/ip4/198.18.0.2/tcp/4002", "/ip4/198.18.1.1/tcp/5555");
+  g_assert_null (changed);
+  g_assert_cmpuint (n_observations (node), ==, 3);
+
+  observe (node, "/ip4/198.18.0.2/tcp/4001", "/ip4/198.18.7.7/tcp/4001");
+  g_assert_cmpstr (changed, ==, "external-address");
+  g_assert_cmpuint (n_observations (node), ==, 1);
+  g_assert_cmpint (punch_autonat_service_get_nat_mapping (node->autonat), ==, PUNCH_NAT_MAPPING_UNKNOWN);
+  g_assert_cmpint (punch_autonat_service_get_reachability (node->autonat), ==, PUNCH_REACHABILITY_UNKNOWN);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -809,5 +855,6 @@ main (int argc, char **argv)
   ADD ("/core/autonat/reachability/too-few", test_reachability_too_few);
   ADD ("/core/autonat/reachability/no-servers", test_probe_no_servers);
   ADD ("/core/autonat/observations", test_observations);
+  ADD ("/core/autonat/external-address-change", test_external_address_change);
   return g_test_run ();
 }
