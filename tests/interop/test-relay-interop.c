@@ -12,9 +12,9 @@
  *   /interop/relay/c-dialer/js-relay         our dialer → js relay → js listener
  *   /interop/relay/limit/data, …/duration    our relay's limits reset the
  *     circuit; both ends see it, the relay says which limit
- *   /interop/relay/restart                   a js relay restarts on the same
- *     port and key: we reserve again within 5 s and the relayed address we
- *     advertised works again
+ *   /interop/relay/restart/js-relay, …/c-relay   a relay restarts on the same
+ *     port and key: our listener reserves again within 5 s and the relayed
+ *     address it advertised works again for a js dialer
  *
  * `punchline-cli --json` (PUNCH_CLI) and tests/interop/relay-peer.mjs print
  * JSON-lines events (docs/cli-events.md). Every child is killed by PID in
@@ -793,6 +793,7 @@ test_limit_duration (Fixture *f, gconstpointer data)
 static void
 test_relay_restart (Fixture *f, gconstpointer data)
 {
+  PeerKind kind = GPOINTER_TO_INT (data);
   g_autoptr (GError) error = NULL;
   g_autofree char *relay_addr = NULL;
   g_autofree char *relay_addr2 = NULL;
@@ -806,7 +807,7 @@ test_relay_restart (Fixture *f, gconstpointer data)
 
   if (!f->ready)
     return;
-  relay = start_relay (f, PEER_JS, "relay.key", &relay_addr, &error, NULL, NULL, NULL, NULL);
+  relay = start_relay (f, kind, "relay.key", &relay_addr, &error, NULL, NULL, NULL, NULL);
   CHECK_NO_ERROR (f, error);
   listener = start_relayed_listener (f, PEER_C, relay_addr, &addr, &error);
   CHECK_NO_ERROR (f, error);
@@ -821,7 +822,7 @@ test_relay_restart (Fixture *f, gconstpointer data)
   tail = strstr (relay_addr, "/p2p/");
   CHECK (f, tail != NULL, "relay address with /p2p");
   listen_at = g_strndup (relay_addr, tail - relay_addr);
-  relay = spawn (f, PEER_JS, "relay again", "relay.key", "relay", "--listen", listen_at, NULL);
+  relay = spawn (f, kind, "relay again", "relay.key", "relay", "--listen", listen_at, NULL);
   o = wait_event (relay, "listening", NULL, NULL, EVENT_TIMEOUT_S, &error);
   CHECK_NO_ERROR (f, error);
   back = g_get_monotonic_time ();
@@ -858,8 +859,11 @@ main (int argc, char **argv)
   ADD ("/interop/relay/c-dialer/js-relay", test_c_dialer_js_relay);
   ADD ("/interop/relay/limit/data", test_limit_data);
   ADD ("/interop/relay/limit/duration", test_limit_duration);
-  ADD ("/interop/relay/restart", test_relay_restart);
 #undef ADD
+  g_test_add ("/interop/relay/restart/js-relay", Fixture, GINT_TO_POINTER (PEER_JS), fixture_setup,
+              test_relay_restart, fixture_teardown);
+  g_test_add ("/interop/relay/restart/c-relay", Fixture, GINT_TO_POINTER (PEER_C), fixture_setup,
+              test_relay_restart, fixture_teardown);
 
   return g_test_run ();
 }
