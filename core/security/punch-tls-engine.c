@@ -25,6 +25,7 @@ typedef struct
   gssize   result;
   GError  *error;       /* reported once the bytes before it went out */
   gboolean shutdown;    /* completes even when the write failed */
+  gboolean handshake;   /* the handshake's own task */
 } Waiter;
 
 typedef struct
@@ -57,6 +58,11 @@ struct _PunchTlsEngine
   GError          *read_error;  /* sticky, except cancellation */
   GTask           *read_task;
   GTask           *handshake_task;
+  /* While the handshake runs (its last flight or alert included), its
+   * cancellable also stops the writes, so that a peer that reads nothing
+   * cannot hold it. */
+  GCancellable    *handshake_cancellable;
+  gulong           handshake_cancel_id;
   gboolean         handshake_done;
   gboolean         shutdown_sent;
 
@@ -98,6 +104,17 @@ ssl_error (const char *what)
 /* ---- writing ---- */
 
 static void
+handshake_over (PunchTlsEngine *self)
+{
+  /* Not g_cancellable_disconnect(): this may run inside the "cancelled"
+   * emission, where that would wait for itself. */
+  if (self->handshake_cancel_id != 0)
+    g_signal_handler_disconnect (self->handshake_cancellable, self->handshake_cancel_id);
+  self->handshake_cancel_id = 0;
+  g_clear_object (&self->handshake_cancellable);
+}
+
+static void
 waiter_finish (Waiter *w)
 {
   if (w->error != NULL)
@@ -120,8 +137,10 @@ complete_waiters (PunchTlsEngine *self)
       g_queue_pop_head (&self->waiters);
       if (w->target > self->sent && w->error == NULL && !w->shutdown)
         w->error = g_error_copy (self->write_error);
-      if (w->shutdown)
+      if (w->shutdown && !w->handshake)
         g_clear_handle_id (&self->shutdown_timeout_id, g_source_remove);
+      if (w->handshake)
+        handshake_over (self);
       waiter_finish (w);
     }
 }
@@ -141,6 +160,7 @@ add_waiter (PunchTlsEngine *self,
   w->result = result;
   w->error = error;
   w->shutdown = shutdown;
+  w->handshake = g_task_get_source_tag (task) == punch_tls_engine_handshake_async;
   g_queue_push_tail (&self->waiters, w);
   complete_waiters (self);
 }
@@ -304,6 +324,8 @@ on_base_read (GObject      *source,
 
           if (task != NULL)
             {
+              if (g_task_get_source_tag (task) == punch_tls_engine_handshake_async)
+                handshake_over (self);
               g_task_return_error (task, error);
               g_object_unref (task);
             }
@@ -590,6 +612,7 @@ engine_clear (PunchTlsEngine *self)
 {
   g_assert (g_queue_is_empty (&self->waiters));
   g_assert (self->read_task == NULL && self->handshake_task == NULL);
+  g_assert (self->handshake_cancel_id == 0);
 
   g_clear_object (&self->base);
   g_clear_object (&self->identity);
@@ -785,6 +808,13 @@ punch_tls_engine_handshake_async (PunchTlsEngine     *self,
   g_task_set_priority (task, io_priority);
   g_assert (self->handshake_task == NULL && !self->handshake_done);
   self->handshake_task = task;
+  if (cancellable != NULL)
+    {
+      self->handshake_cancellable = g_object_ref (cancellable);
+      self->handshake_cancel_id = g_signal_connect_swapped (cancellable, "cancelled",
+                                                            G_CALLBACK (g_cancellable_cancel),
+                                                            self->write_cancellable);
+    }
   progress (self);
 }
 
