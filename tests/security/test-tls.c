@@ -1535,6 +1535,52 @@ test_close_notify (void)
   pair_clear (&pair);
 }
 
+/* On the wire, a clean close is one more record (the encrypted
+ * close_notify alert: 2 bytes, the content type and the 16-byte tag) before
+ * the end of the connection. */
+static void
+test_close_notify_on_wire (void)
+{
+  Pair pair = { 0 };
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  GIOStream *raw;
+  guint8 wire[256];
+  gsize pos = 0;
+
+  handshake_pair (0, 1, 1, NULL, NULL, &pair);
+  g_assert_no_error (pair.initiator_error);
+  write_all (G_IO_STREAM (pair.initiator), "hello", 5);
+  g_io_stream_close_async (G_IO_STREAM (pair.initiator), G_PRIORITY_DEFAULT, NULL, store_result, &result);
+  await_result (&result);
+  g_assert_true (g_io_stream_close_finish (G_IO_STREAM (pair.initiator), result, &error));
+
+  /* Straight off the responder's socket, up to the end of the connection. */
+  raw = punch_tls_stream_get_base_stream (pair.responder);
+  for (;;)
+    {
+      gssize n;
+
+      g_clear_object (&result);
+      g_input_stream_read_async (g_io_stream_get_input_stream (raw), wire + pos, sizeof wire - pos,
+                                 G_PRIORITY_DEFAULT, NULL, store_result, &result);
+      await_result (&result);
+      n = g_input_stream_read_finish (g_io_stream_get_input_stream (raw), result, &error);
+      g_assert_no_error (error);
+      if (n == 0)
+        break;
+      pos += (gsize) n;
+      g_assert_cmpuint (pos, <, sizeof wire);
+    }
+  /* "hello": 5 + 1 + 16 bytes; close_notify: 2 + 1 + 16. */
+  g_assert_cmpuint (pos, ==, 5 + 22 + 5 + 19);
+  g_assert_cmpuint (wire[0], ==, 23);
+  g_assert_cmpuint ((guint) wire[3] << 8 | wire[4], ==, 22);
+  g_assert_cmpuint (wire[27], ==, 23);
+  g_assert_cmpuint ((guint) wire[30] << 8 | wire[31], ==, 19);
+  pair_clear (&pair);
+}
+
 /* Raw bytes written under the TLS layer of one side reach the other. */
 typedef struct
 {
@@ -1913,6 +1959,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/tls/handshake/cancelled", test_handshake_cancelled);
   g_test_add_func ("/core/tls/transport/transfer", test_transfer);
   g_test_add_func ("/core/tls/transport/close-notify", test_close_notify);
+  g_test_add_func ("/core/tls/transport/close-notify-on-wire", test_close_notify_on_wire);
   g_test_add_func ("/core/tls/transport/eof-without-close-notify", test_eof_without_close_notify);
   g_test_add_func ("/core/tls/transport/garbage", test_transport_garbage);
   g_test_add_func ("/core/tls/transport/record-size", test_record_size);
