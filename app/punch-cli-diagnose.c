@@ -41,6 +41,7 @@ typedef struct
   gboolean              done;
   gboolean              probing;
   char                 *probe_error;
+  JsonArray            *answers;       /* what each AutoNAT server said */
 } Diagnose;
 
 static gboolean
@@ -216,6 +217,7 @@ report (Diagnose *d)
   json_object_set_int_member (object, "failed", failed);
   json_object_set_int_member (object, "needed", needed);
   set_addr (object, "public_addr", punch_autonat_service_get_public_addr (d->autonat));
+  json_object_set_array_member (object, "answers", json_array_ref (d->answers));
   if (d->probe_error != NULL)
     json_object_set_string_member (object, "error", d->probe_error);
   else
@@ -230,6 +232,13 @@ report (Diagnose *d)
     reach_words = g_strdup_printf ("Reachability %s: %u peers agree.", punch_reachability_to_string (reachability),
                                    punch_autonat_service_get_confidence (d->autonat));
   g_string_append_printf (human, "%s\n", reach_words);
+  for (guint i = 0; i < json_array_get_length (d->answers); i++)
+    {
+      JsonObject *answer = json_array_get_object_element (d->answers, i);
+
+      g_string_append_printf (human, "  AutoNAT %s: %s\n", json_object_get_string_member (answer, "peer_id"),
+                              json_object_get_string_member (answer, "status"));
+    }
 
   array = json_array_new ();
   for (guint i = 0; i < g_list_model_get_n_items (rsvs); i++)
@@ -301,6 +310,18 @@ probed (GObject *source, GAsyncResult *result, gpointer user_data)
   if (error != NULL)
     d->probe_error = g_strdup (error->message);
   finish (d);
+}
+
+static void
+on_answer (PunchAutonatService *autonat, PunchPeerId *server, int status, PunchMultiaddr *addr, gpointer user_data)
+{
+  Diagnose *d = user_data;
+  JsonObject *answer = json_object_new ();
+
+  json_object_set_string_member (answer, "peer_id", punch_peer_id_to_string (server));
+  json_object_set_string_member (answer, "status", punch_autonat_status_to_string (status));
+  set_addr (answer, "addr", addr);
+  json_array_add_object_element (d->answers, answer);
 }
 
 static void
@@ -412,6 +433,7 @@ punch_cli_command_diagnose (PunchCliOptions *options, int argc, char **argv)
   g_auto (GStrv) listens = NULL;
   int wait_s = DEFAULT_WAIT_S;
   int min_confirmations = 4;
+  gboolean allow_private = FALSE;
   const GOptionEntry entries[] = {
     { "relay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &relays, "A relay to reserve on and to be observed by", "MA" },
     { "peer", 0, 0, G_OPTION_ARG_STRING_ARRAY, &peers, "A peer to connect to as an observer", "MA" },
@@ -419,6 +441,8 @@ punch_cli_command_diagnose (PunchCliOptions *options, int argc, char **argv)
     { "wait", 0, 0, G_OPTION_ARG_INT, &wait_s, "Seconds observers get to connect and answer (default 10)", "S" },
     { "min-confirmations", 0, 0, G_OPTION_ARG_INT, &min_confirmations,
       "Agreeing AutoNAT answers needed for a verdict (default 4, the spec's \"more than 3\")", "N" },
+    { "allow-private", 0, 0, G_OPTION_ARG_NONE, &allow_private,
+      "Offer loopback and private addresses for dial-backs (closed test networks only)", NULL },
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("");
@@ -479,7 +503,9 @@ punch_cli_command_diagnose (PunchCliOptions *options, int argc, char **argv)
   d.autonat = punch_autonat_service_new (d.host, d.identify);
   /* One probe, when the observers are in; no timers of its own. */
   g_object_set (d.autonat, "client-enabled", FALSE, "server-enabled", FALSE,
-                "min-confirmations", (guint) min_confirmations, NULL);
+                "min-confirmations", (guint) min_confirmations, "allow-non-public", allow_private, NULL);
+  d.answers = json_array_new ();
+  g_signal_connect (d.autonat, "answer", G_CALLBACK (on_answer), &d);
   d.relay_client = punch_relay_client_new (d.host);
 
   if (listens == NULL)
@@ -553,6 +579,7 @@ out:
   g_clear_pointer (&d.loop, g_main_loop_unref);
   g_clear_pointer (&d.rtts, g_hash_table_unref);
   g_clear_pointer (&d.relay_ids, g_hash_table_unref);
+  g_clear_pointer (&d.answers, json_array_unref);
   g_free (d.probe_error);
   return error == NULL ? PUNCH_CLI_EXIT_OK : PUNCH_CLI_EXIT_FAILED;
 }

@@ -19,7 +19,7 @@ static const struct
   { "relay", punch_cli_command_relay,
     "relay [--listen MA]… [--announce MA]… [--limit-data BYTES] [--limit-duration S] [--max-reservations N]" },
   { "diagnose", punch_cli_command_diagnose,
-    "diagnose [--relay MA]… [--peer MA]… [--listen MA]… [--wait S] [--min-confirmations N]" },
+    "diagnose [--relay MA]… [--peer MA]… [--listen MA]… [--wait S] [--min-confirmations N] [--allow-private]" },
 };
 
 static char *
