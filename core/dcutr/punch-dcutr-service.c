@@ -425,12 +425,13 @@ direct_connection_opened (PunchDcutrService *self, PunchConnection *conn)
 
       if (ex->dialing && punch_peer_id_equal (punch_hole_punch_get_peer_id (ex->hp), peer))
         {
-          g_autoptr (Exchange) hold = exchange_ref (ex);
-
           g_debug ("hole punch with %s: direct connection %u (%s)", punch_peer_id_to_string (peer),
                    punch_connection_get_id (conn),
                    punch_connection_get_direction (conn) == PUNCH_DIRECTION_INBOUND ? "inbound" : "outbound");
+          /* Settling may end the exchange: keep it until we are done. */
+          exchange_ref (ex);
           round_settle (ex, conn, NULL);
+          exchange_unref (ex);
           return TRUE;
         }
     }
@@ -691,8 +692,9 @@ on_identified (PunchIdentifyService *identify, PunchConnection *conn, gpointer i
 
   if (conn == ex->relayed)
     {
-      g_autoptr (Exchange) hold = exchange_ref (ex);
+      exchange_ref (ex);
       b_after_identify (ex);
+      exchange_unref (ex);
     }
 }
 
@@ -703,8 +705,9 @@ on_identify_failed (PunchIdentifyService *identify, PunchConnection *conn, GErro
 
   if (conn == ex->relayed)
     {
-      g_autoptr (Exchange) hold = exchange_ref (ex);
+      exchange_ref (ex);
       b_after_identify (ex);
+      exchange_unref (ex);
     }
 }
 
