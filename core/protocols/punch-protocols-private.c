@@ -137,6 +137,9 @@ punch_deadline_free (PunchDeadline *self)
 void
 punch_protocol_abort_stream (GIOStream *stream)
 {
+  /* A stream that never opened has nothing to abort. */
+  if (stream == NULL)
+    return;
   if (PUNCH_IS_YAMUX_STREAM (stream))
     punch_yamux_stream_reset (PUNCH_YAMUX_STREAM (stream));
   else
@@ -146,7 +149,7 @@ punch_protocol_abort_stream (GIOStream *stream)
 void
 punch_protocol_close_stream (GIOStream *stream)
 {
-  if (!g_io_stream_is_closed (stream))
+  if (stream != NULL && !g_io_stream_is_closed (stream))
     g_io_stream_close_async (stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
 }
 
