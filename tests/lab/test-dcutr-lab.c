@@ -44,10 +44,15 @@ typedef struct
   const char *nat_b;   /* NULL for hairpin */
   guint       delay_ms;  /* one way, on each router's WAN link */
   guint       loss;
+  gboolean    js_a;      /* the dialer is js-libp2p (tests/lab/lab-peer.mjs) */
+  gboolean    js_b;      /* the listener is */
 } Scenario;
 
 static char *lab_script;
 static char *peer_bin;
+static char *node_bin;
+static char *js_hook;
+static char *js_peer;
 static char *link_bin;
 
 /* For the crash handler: what to end, prepared before anything runs. */
@@ -218,7 +223,7 @@ read_next_line (Proc *proc)
 }
 
 static Proc *
-lab_spawn (Lab *lab, const char *host, const char * const *args)
+lab_spawn_full (Lab *lab, const char *host, gboolean js, const char * const *args)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   g_auto (GStrv) env = lab_envp (lab);
@@ -231,7 +236,15 @@ lab_spawn (Lab *lab, const char *host, const char * const *args)
   g_ptr_array_add (argv, lab_script);
   g_ptr_array_add (argv, (char *) "exec");
   g_ptr_array_add (argv, (char *) host);
-  g_ptr_array_add (argv, peer_bin);
+  if (js)
+    {
+      g_ptr_array_add (argv, node_bin);
+      g_ptr_array_add (argv, (char *) "--import");
+      g_ptr_array_add (argv, js_hook);
+      g_ptr_array_add (argv, js_peer);
+    }
+  else
+    g_ptr_array_add (argv, peer_bin);
   for (guint i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, (char *) args[i]);
   g_ptr_array_add (argv, NULL);
@@ -252,6 +265,12 @@ lab_spawn (Lab *lab, const char *host, const char * const *args)
   proc->out = g_data_input_stream_new (raw);
   read_next_line (proc);
   return proc;
+}
+
+static Proc *
+lab_spawn (Lab *lab, const char *host, const char * const *args)
+{
+  return lab_spawn_full (lab, host, FALSE, args);
 }
 
 static gboolean
@@ -386,9 +405,14 @@ run_scenario (Lab *lab, const Scenario *sc, Run *run, const char *dial_wait)
   relay_ma = g_strdup_printf ("/ip4/198.18.0.2/tcp/4001/p2p/%s", event_str (ev, "peer_id"));
 
   {
-    const char *b_args[] = { "listen", "--listen", "/ip4/0.0.0.0/tcp/4002", "--relay", relay_ma, NULL };
+    /* js advertises only what AutoNAT confirmed, and the lab has no AutoNAT
+     * server: it announces where its listen port shows on the internet
+     * (with a port-preserving NAT, as if it reused that port). */
+    const char *b_announce = g_strcmp0 (sc->nat_b, "none") == 0 ? "/ip4/198.18.2.2/tcp/4002" : "/ip4/198.18.2.1/tcp/4002";
+    const char *b_args[] = { "listen", "--listen", "/ip4/0.0.0.0/tcp/4002", "--relay", relay_ma,
+                             sc->js_b ? "--announce" : NULL, b_announce, NULL };
 
-    run->b = lab_spawn (lab, "b", b_args);
+    run->b = lab_spawn_full (lab, "b", sc->js_b, b_args);
   }
   if (run->b == NULL || (ev = wait_event (run->b, "reserved", NULL, NULL, 10000)) == NULL)
     return FALSE;
@@ -403,9 +427,12 @@ run_scenario (Lab *lab, const Scenario *sc, Run *run, const char *dial_wait)
     }
 
   {
-    const char *a_args[] = { "dial", "--listen", "/ip4/0.0.0.0/tcp/4003", "--wait", dial_wait, run->relayed_addr, NULL };
+    const char *a_announce = g_strcmp0 (sc->nat_a, "none") == 0 ? "/ip4/198.18.1.2/tcp/4003" : "/ip4/198.18.1.1/tcp/4003";
+    const char *a_args[] = { "dial", "--listen", "/ip4/0.0.0.0/tcp/4003", "--wait", dial_wait,
+                             sc->js_a ? "--announce" : run->relayed_addr, sc->js_a ? a_announce : NULL,
+                             run->relayed_addr, NULL };
 
-    run->a = lab_spawn (lab, "a", a_args);
+    run->a = lab_spawn_full (lab, "a", sc->js_a, a_args);
   }
   if (run->a == NULL || (run->result = wait_event (run->a, "result", NULL, NULL, 60000)) == NULL)
     return FALSE;
@@ -577,6 +604,75 @@ test_fallback (Lab *lab, gconstpointer data)
   run_clear (&run);
 }
 
+static gboolean
+have_js (void)
+{
+  if (g_file_test (node_bin, G_FILE_TEST_IS_EXECUTABLE))
+    return TRUE;
+  g_test_skip ("no Node.js in tests/interop/node_modules (npm ci there)");
+  return FALSE;
+}
+
+/* A direct path with a js peer: either side's dial reached the other's
+ * listener (a public js peer), or ours reached it by connection reversal. */
+static void
+test_js_direct (Lab *lab, gconstpointer data)
+{
+  const Scenario *sc = data;
+  Run run;
+
+  if (!have_js ())
+    return;
+  if (run_scenario (lab, sc, &run, "30"))
+    {
+      const char *remote = event_str (run.result, "remote");
+      const char *expected = sc->js_b ? (g_strcmp0 (sc->nat_b, "none") == 0 ? "/ip4/198.18.2.2/tcp/4002" : "/ip4/198.18.2.1/")
+                                      : "/ip4/198.18.2.";
+
+      g_test_message ("%s: ms_to_direct %.0f, rtt relayed %.1f ms, direct %.1f ms", remote ? remote : "(none)",
+                      event_num (run.result, "ms_to_direct"), event_num (run.result, "rtt_relayed_ms"),
+                      event_num (run.result, "rtt_direct_ms"));
+      g_assert_cmpstr (result_path (&run), ==, "direct");
+      g_assert_nonnull (remote);
+      if (remote != NULL)
+        {
+          g_assert_true (g_str_has_prefix (remote, expected));
+          g_assert_false (g_str_has_prefix (remote, "/ip4/198.18.0.2/"));
+        }
+      g_assert_cmpfloat (event_num (run.result, "rtt_direct_ms"), >, 0);
+    }
+  run_clear (&run);
+}
+
+/* Both behind NATs with a js peer: the DCUtR exchange runs with js in our
+ * role's opposite (three CONNECT/SYNC rounds), but js dials from an
+ * ephemeral port (no SO_REUSEPORT in Node.js), so no mapping matches and
+ * the connection stays relayed. */
+static void
+test_js_no_reuse (Lab *lab, gconstpointer data)
+{
+  const Scenario *sc = data;
+  Run run;
+
+  if (!have_js ())
+    return;
+  if (run_scenario (lab, sc, &run, "30"))
+    {
+      Proc *ours = sc->js_a ? run.b : run.a;
+      guint syncs = 0;
+
+      g_assert_cmpstr (result_path (&run), ==, "relayed");
+      if (!sc->js_b)
+        wait_event (run.b, "holepunch", "state", "failed", 10000);
+      for (guint i = 0; i < ours->events->len; i++)
+        if (event_matches (g_ptr_array_index (ours->events, i), "holepunch", "state", "dialing"))
+          syncs++;
+      g_test_message ("CONNECT/SYNC rounds with js: %u", syncs);
+      g_assert_cmpuint (syncs, >=, 1);
+    }
+  run_clear (&run);
+}
+
 static void
 skip_no_root (void)
 {
@@ -595,6 +691,10 @@ main (int argc, char **argv)
   static const Scenario eim_edm = { "eim", "edm", 0, 0 };
   static const Scenario edm_edm = { "edm", "edm", 0, 0 };
   static const Scenario hairpin = { "hairpin", NULL, 0, 0 };
+  static const Scenario c_a_js_b_public = { "eim", "none", 50, 0, FALSE, TRUE };
+  static const Scenario js_a_public_c_b = { "none", "eim", 50, 0, TRUE, FALSE };
+  static const Scenario c_a_js_b = { "eim", "eim", 50, 0, FALSE, TRUE };
+  static const Scenario js_a_c_b = { "eim", "eim", 50, 0, TRUE, FALSE };
   const char *source_root = g_getenv ("PUNCH_SOURCE_ROOT");
   const char *build_root = g_getenv ("PUNCH_BUILD_ROOT");
 
@@ -609,6 +709,9 @@ main (int argc, char **argv)
     }
   lab_script = g_build_filename (source_root, "tests", "lab", "lab", NULL);
   peer_bin = g_build_filename (build_root, "tests", "lab", "punch-lab-peer", NULL);
+  node_bin = g_build_filename (source_root, "tests", "interop", "node_modules", ".bin", "node", NULL);
+  js_hook = g_build_filename (source_root, "tests", "lab", "lab-public-hook.mjs", NULL);
+  js_peer = g_build_filename (source_root, "tests", "lab", "lab-peer.mjs", NULL);
   link_bin = g_build_filename (build_root, "tests", "lab", "punch-lab-link", NULL);
 
   signal (SIGABRT, crash_cleanup);
@@ -634,6 +737,10 @@ main (int argc, char **argv)
       ADD ("/lab/dcutr/eim-edm", &eim_edm, test_fallback);
       ADD ("/lab/dcutr/edm-edm", &edm_edm, test_fallback);
       ADD ("/lab/dcutr/hairpin", &hairpin, test_fallback);
+      ADD ("/lab/dcutr/js/c-dialer-js-public", &c_a_js_b_public, test_js_direct);
+      ADD ("/lab/dcutr/js/js-public-dialer-c", &js_a_public_c_b, test_js_direct);
+      ADD ("/lab/dcutr/js/c-dialer-js-nat", &c_a_js_b, test_js_no_reuse);
+      ADD ("/lab/dcutr/js/js-dialer-nat-c", &js_a_c_b, test_js_no_reuse);
 #undef ADD
     }
   return g_test_run ();
