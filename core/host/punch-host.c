@@ -579,15 +579,9 @@ on_inbound_stream (PunchConnection  *connection,
   g_auto(GStrv) protocols = punch_host_get_protocols (self);
   InboundStream *data;
 
-  if (protocols[0] == NULL)
-    {
-      punch_yamux_stream_reset (stream);
-      return;
-    }
-
-  /* On a limited connection we offer only what may run there: the remote
-   * hears "na" for the rest (even when nothing is left), a clear refusal
-   * rather than a reset. */
+  /* The remote hears "na" for what we do not run (even when we run
+   * nothing), a clear refusal rather than a reset. On a limited connection
+   * we offer only what may run there. */
   if (punch_connection_get_limited (connection))
     {
       guint kept = 0;

@@ -309,6 +309,22 @@ test_identify_truncated (Fixture       *f,
   g_assert_null (info);
 }
 
+/* A peer without identify: opening the stream fails with a negotiation
+ * error, reported as such (and nothing else goes wrong on the way). */
+static void
+test_identify_peer_without_identify (Fixture       *f,
+                                     gconstpointer  data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchPeerInfo) info = NULL;
+
+  g_clear_object (&f->server_identify);
+  ptest_pair_connect (&f->pair);
+  info = identify (f, &error);
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_NEGOTIATION_FAILED);
+  g_assert_null (info);
+}
+
 static void
 test_identify_no_message (Fixture       *f,
                           gconstpointer  data)
@@ -683,6 +699,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
 
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+  ADD ("/core/identify/peer-without-identify", test_identify_peer_without_identify);
   ADD ("/core/identify/fills-peer-store", test_identify_fills_peer_store);
   ADD ("/core/identify/joins-in-flight", test_identify_joins_in_flight);
   ADD ("/core/identify/cancelled-waiter", test_identify_cancelled_waiter);
