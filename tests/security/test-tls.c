@@ -1535,6 +1535,61 @@ test_close_notify (void)
   pair_clear (&pair);
 }
 
+/* Blocking calls are refused instead of blocking; a close with reads
+ * pending on both sides ends them: ours with an error, the peer's with the
+ * end of the stream (close_notify). */
+static void
+test_close_pending_read (void)
+{
+  Pair pair = { 0 };
+  g_autoptr (GAsyncResult) ours = NULL;
+  g_autoptr (GAsyncResult) theirs = NULL;
+  g_autoptr (GAsyncResult) closed = NULL;
+  g_autoptr (GError) error = NULL;
+  guint8 buf_ours[64];
+  guint8 buf_theirs[64];
+  gssize n;
+
+  handshake_pair (0, 1, 1, NULL, NULL, &pair);
+  g_assert_no_error (pair.initiator_error);
+
+  n = g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (pair.responder)),
+                           buf_theirs, sizeof buf_theirs, NULL, &error);
+  g_assert_cmpint (n, ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+  g_clear_error (&error);
+  n = g_output_stream_write (g_io_stream_get_output_stream (G_IO_STREAM (pair.responder)),
+                             "x", 1, NULL, &error);
+  g_assert_cmpint (n, ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+  g_clear_error (&error);
+
+  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (pair.initiator)), buf_ours,
+                             sizeof buf_ours, G_PRIORITY_DEFAULT, NULL, store_result, &ours);
+  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (pair.responder)), buf_theirs,
+                             sizeof buf_theirs, G_PRIORITY_DEFAULT, NULL, store_result, &theirs);
+  drain_main_context ();
+  g_assert_null (ours);
+  g_assert_null (theirs);
+
+  g_io_stream_close_async (G_IO_STREAM (pair.initiator), G_PRIORITY_DEFAULT, NULL, store_result, &closed);
+  await_result (&closed);
+  g_assert_true (g_io_stream_close_finish (G_IO_STREAM (pair.initiator), closed, &error));
+  g_assert_no_error (error);
+
+  await_result (&theirs);
+  n = g_input_stream_read_finish (g_io_stream_get_input_stream (G_IO_STREAM (pair.responder)), theirs, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 0);
+
+  await_result (&ours);
+  n = g_input_stream_read_finish (g_io_stream_get_input_stream (G_IO_STREAM (pair.initiator)), ours, &error);
+  g_assert_cmpint (n, ==, -1);
+  g_assert_nonnull (error);
+  g_test_message ("our pending read: %s", error->message);
+  pair_clear (&pair);
+}
+
 /* On the wire, a clean close is one more record (the encrypted
  * close_notify alert: 2 bytes, the content type and the 16-byte tag) before
  * the end of the connection. */
@@ -1960,6 +2015,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/tls/transport/transfer", test_transfer);
   g_test_add_func ("/core/tls/transport/close-notify", test_close_notify);
   g_test_add_func ("/core/tls/transport/close-notify-on-wire", test_close_notify_on_wire);
+  g_test_add_func ("/core/tls/transport/close-pending-read", test_close_pending_read);
   g_test_add_func ("/core/tls/transport/eof-without-close-notify", test_eof_without_close_notify);
   g_test_add_func ("/core/tls/transport/garbage", test_transport_garbage);
   g_test_add_func ("/core/tls/transport/record-size", test_record_size);
