@@ -164,27 +164,79 @@ add_versions (JsonBuilder *b)
   json_builder_end_object (b);
 }
 
-/* The mapping behaviour our observed addresses suggest. */
-static const char *
-nat_mapping (PunchNode *node, GStrv observed)
+static void
+add_uint (JsonBuilder *b, const char *member, guint value)
 {
-  g_autoptr (GPtrArray) listen = punch_host_get_listen_addrs (punch_node_get_host (node));
-  const char *first_port;
+  json_builder_set_member_name (b, member);
+  json_builder_add_int_value (b, value);
+}
 
-  for (guint i = 0; i < listen->len; i++)
-    if (punch_multiaddr_is_public (g_ptr_array_index (listen, i)))
-      return "none";
-  if (observed == NULL || observed[0] == NULL)
-    return "unknown";
-  first_port = strstr (observed[0], "/tcp/");
-  for (guint i = 1; observed[i] != NULL; i++)
+static void
+add_addr (JsonBuilder *b, const char *member, PunchMultiaddr *addr)
+{
+  g_autofree char *text = addr != NULL ? punch_multiaddr_to_string (addr) : NULL;
+
+  add_string (b, member, text);
+}
+
+/* The classifier's verdict with its evidence, and AutoNAT's answers: a
+ * maintainer must see how strongly each conclusion is supported. */
+static void
+add_nat (JsonBuilder *b, PunchNode *node)
+{
+  PunchAutonatService *autonat = punch_node_get_autonat (node);
+  g_autoptr (PunchNatReport) nat = punch_node_get_nat_report (node);
+  g_autoptr (GPtrArray) observations = punch_autonat_service_get_observations (autonat);
+  guint ok = 0, failed = 0;
+
+  json_builder_set_member_name (b, "nat");
+  json_builder_begin_object (b);
+  add_string (b, "summary", punch_node_get_reachability (node));
+  add_string (b, "mapping", punch_nat_mapping_to_string (nat->mapping));
+  add_uint (b, "mapping_observers", nat->mapping_support);
+  add_string (b, "port_preservation", punch_nat_port_preservation_to_string (nat->port_preservation));
+  add_uint (b, "preservation_observers", nat->preservation_support);
+  add_uint (b, "observers", nat->n_observers);
+  add_string (b, "reason", nat->reason);
+  add_string (b, "verdict", nat->verdict);
+
+  json_builder_set_member_name (b, "external_addrs");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < nat->external_addrs->len; i++)
     {
-      const char *port = strstr (observed[i], "/tcp/");
-
-      if (first_port == NULL || port == NULL || g_ascii_strtoull (port + 5, NULL, 10) != g_ascii_strtoull (first_port + 5, NULL, 10))
-        return "endpoint-dependent";
+      json_builder_begin_object (b);
+      add_addr (b, "addr", g_ptr_array_index (nat->external_addrs, i));
+      add_uint (b, "observers", g_array_index (nat->external_support, guint, i));
+      json_builder_end_object (b);
     }
-  return "endpoint-independent";
+  json_builder_end_array (b);
+
+  json_builder_set_member_name (b, "observations");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < observations->len; i++)
+    {
+      PunchNatObservation *obs = g_ptr_array_index (observations, i);
+
+      json_builder_begin_object (b);
+      add_string (b, "observer", obs->observer);
+      add_addr (b, "observer_addr", obs->observer_addr);
+      add_addr (b, "local_addr", obs->local_addr);
+      add_addr (b, "observed_addr", obs->observed_addr);
+      add_string (b, "direction", obs->outbound ? "outbound" : "inbound");
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+
+  punch_autonat_service_get_answer_counts (autonat, &ok, &failed);
+  json_builder_set_member_name (b, "autonat");
+  json_builder_begin_object (b);
+  add_string (b, "reachability", punch_reachability_to_string (punch_autonat_service_get_reachability (autonat)));
+  add_uint (b, "confidence", punch_autonat_service_get_confidence (autonat));
+  add_uint (b, "ok", ok);
+  add_uint (b, "failed", failed);
+  add_addr (b, "public_addr", punch_autonat_service_get_public_addr (autonat));
+  json_builder_end_object (b);
+  json_builder_end_object (b);
 }
 
 static void
@@ -353,11 +405,7 @@ punch_diagnostics_build_report (PunchNode *node)
   add_strv (b, "shared_addrs", (const char * const *) mine);
   json_builder_end_object (b);
 
-  json_builder_set_member_name (b, "nat");
-  json_builder_begin_object (b);
-  add_string (b, "summary", punch_node_get_reachability (node));
-  add_string (b, "mapping", nat_mapping (node, observed));
-  json_builder_end_object (b);
+  add_nat (b, node);
 
   json_builder_set_member_name (b, "relays");
   json_builder_begin_array (b);
@@ -608,7 +656,12 @@ punch_diagnostics_build_summary (PunchNode *node)
   mine = punch_node_get_my_addrs (node);
   g_string_append_printf (out, "Punchline %s diagnostics, %s\n\n", PUNCH_VERSION, now);
   g_string_append_printf (out, "Peer ID: %s\n", punch_node_get_peer_id (node));
-  g_string_append_printf (out, "Reachability: %s\n\n", punch_node_get_reachability (node));
+  g_string_append_printf (out, "Reachability: %s\n", punch_node_get_reachability (node));
+  {
+    g_autoptr (PunchNatReport) nat = punch_node_get_nat_report (node);
+
+    g_string_append_printf (out, "NAT: %s\n\n", nat->verdict);
+  }
   g_string_append (out, "Addresses to share:\n");
   for (guint i = 0; mine[i] != NULL; i++)
     g_string_append_printf (out, "  %s\n", mine[i]);

@@ -16,6 +16,7 @@ struct _PunchNode
   PunchPingService     *ping;
   PunchRelayClient     *relay_client;
   PunchDcutrService    *dcutr;
+  PunchAutonatService  *autonat;
   char                 *peer_id;
 
   GListStore           *relay_entries;   /* of PunchRelayEntry */
@@ -52,6 +53,7 @@ enum
 {
   ADDRS_CHANGED,
   CONNECT_PROGRESS,
+  NETWORK_CHANGED,
   N_SIGNALS
 };
 
@@ -511,44 +513,52 @@ has_public_listen_addr (PunchNode *self)
   return FALSE;
 }
 
-/* The port of "/ip4|ip6/…/tcp/<port>…" or 0. */
-static guint
-tcp_port (const char *text)
+static void
+append_direct_words (GString *out, const PunchNatReport *nat)
 {
-  const char *p = strstr (text, "/tcp/");
-
-  return p ? (guint) g_ascii_strtoull (p + 5, NULL, 10) : 0;
+  switch (nat->mapping)
+    {
+    case PUNCH_NAT_MAPPING_NONE:
+      g_string_append_printf (out, "direct connections likely (no NAT: %u observer%s see%s our own address)",
+                              nat->mapping_support, nat->mapping_support == 1 ? "" : "s",
+                              nat->mapping_support == 1 ? "s" : "");
+      break;
+    case PUNCH_NAT_MAPPING_ENDPOINT_INDEPENDENT:
+      g_string_append_printf (out, "direct connections likely (endpoint-independent NAT, %u observers agree)",
+                              nat->mapping_support);
+      break;
+    case PUNCH_NAT_MAPPING_ENDPOINT_DEPENDENT:
+      g_string_append_printf (out, "direct connections unlikely (endpoint-dependent NAT, %u observers saw "
+                              "different ports)", nat->mapping_support);
+      break;
+    case PUNCH_NAT_MAPPING_UNKNOWN:
+    default:
+      /* Too little or contradictory evidence: say so rather than guess. */
+      g_string_append_printf (out, "direct connections: unknown NAT (%s)", nat->reason);
+      break;
+    }
 }
 
 static char *
 compute_reachability (PunchNode *self)
 {
   guint relays = count_active_reservations (self);
-  g_autoptr (GPtrArray) observed = observed_public (self);
+  g_autoptr (PunchNatReport) nat = punch_autonat_service_get_nat_report (self->autonat);
   g_autoptr (GString) out = g_string_new (NULL);
+  PunchReachability reach = punch_autonat_service_get_reachability (self->autonat);
 
   if (relays == 0)
     g_string_append (out, "Not reachable through a relay yet");
   else
     g_string_append_printf (out, relays == 1 ? "Reachable through %u relay" : "Reachable through %u relays", relays);
   g_string_append (out, "; ");
-  if (has_public_listen_addr (self))
+  if (has_public_listen_addr (self) && nat->mapping == PUNCH_NAT_MAPPING_UNKNOWN)
     g_string_append (out, "direct connections likely (a public address is on this machine)");
-  else if (observed->len == 0)
-    g_string_append (out, "direct connections: not known yet (no peer has reported our public address)");
   else
-    {
-      gboolean same_port = TRUE;
-      guint first = tcp_port (g_ptr_array_index (observed, 0));
-
-      for (guint i = 1; i < observed->len; i++)
-        if (tcp_port (g_ptr_array_index (observed, i)) != first)
-          same_port = FALSE;
-      if (same_port)
-        g_string_append (out, "direct connections likely (NAT keeps one public port: endpoint-independent mapping)");
-      else
-        g_string_append (out, "direct connections unlikely (NAT changes the port per peer: endpoint-dependent mapping)");
-    }
+    append_direct_words (out, nat);
+  if (reach != PUNCH_REACHABILITY_UNKNOWN)
+    g_string_append_printf (out, "; AutoNAT: %s (%u peers agree)", punch_reachability_to_string (reach),
+                            punch_autonat_service_get_confidence (self->autonat));
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
@@ -640,6 +650,23 @@ on_relay_addrs_changed (PunchRelayClient *client, gpointer user_data)
   /* Friends learn our relayed addresses through identify. */
   punch_identify_service_set_extra_addrs (self->identify, relayed);
   update_addrs (self);
+}
+
+static void
+on_network_changed (PunchAutonatService *autonat, const char *what, gpointer user_data)
+{
+  PunchNode *self = user_data;
+  g_autofree char *reason = g_strdup_printf ("network changed (%s)", what ? what : "?");
+
+  if (self->closed)
+    return;
+  count (self, "network.changes");
+  add_event (self, NULL, "network", NULL, NULL, "changed", what);
+  /* Our connections to relays may ride a NAT mapping that is gone, and the
+   * relayed addresses we advertise with them. */
+  punch_relay_client_renew (self->relay_client, reason);
+  update_addrs (self);
+  g_signal_emit (self, signals[NETWORK_CHANGED], 0, what);
 }
 
 const char *
@@ -1152,6 +1179,7 @@ punch_node_dispose (GObject *object)
   PunchNode *self = PUNCH_NODE (object);
 
   punch_node_close (self);
+  g_clear_object (&self->autonat);
   g_clear_object (&self->dcutr);
   g_clear_object (&self->relay_client);
   g_clear_object (&self->ping);
@@ -1256,6 +1284,15 @@ punch_node_class_init (PunchNodeClass *klass)
    */
   signals[CONNECT_PROGRESS] = g_signal_new ("connect-progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                                             NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * PunchNode::network-changed:
+   * @what: "interfaces" or "external-address"
+   *
+   * Stale NAT observations were dropped and every relay is being reserved
+   * on again.
+   */
+  signals[NETWORK_CHANGED] = g_signal_new ("network-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                           NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
@@ -1293,6 +1330,7 @@ punch_node_new (PunchPrivateKey *key)
   self->ping = punch_ping_service_new (self->host);
   self->relay_client = punch_relay_client_new (self->host);
   self->dcutr = punch_dcutr_service_new (self->host, self->identify);
+  self->autonat = punch_autonat_service_new (self->host, self->identify);
 
   g_signal_connect_object (self->host, "connection-opened", G_CALLBACK (on_connection_opened), self, 0);
   g_signal_connect_object (self->host, "connection-closed", G_CALLBACK (on_connection_closed), self, 0);
@@ -1304,6 +1342,10 @@ punch_node_new (PunchPrivateKey *key)
   g_signal_connect_object (self->relay_client, "addrs-changed", G_CALLBACK (on_relay_addrs_changed), self, 0);
   g_signal_connect_object (punch_relay_client_get_reservations (self->relay_client), "items-changed",
                            G_CALLBACK (on_reservations_changed), self, 0);
+  g_signal_connect_object (self->autonat, "observation", G_CALLBACK (update_addrs), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->autonat, "notify::reachability", G_CALLBACK (update_addrs), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->autonat, "notify::nat-mapping", G_CALLBACK (update_addrs), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->autonat, "network-changed", G_CALLBACK (on_network_changed), self, 0);
   self->reachability = compute_reachability (self);
   restart_ping_timer (self);
   return self;
@@ -1358,6 +1400,9 @@ punch_node_close (PunchNode *self)
     return;
   self->closed = TRUE;
   g_clear_handle_id (&self->ping_source, g_source_remove);
+  /* No more probes or network watching once we are done. */
+  if (self->autonat != NULL)
+    g_object_set (self->autonat, "client-enabled", FALSE, NULL);
   /* Pending /dnsaddr retries hold references on us. */
   for (guint i = 0; self->relay_entries != NULL && i < g_list_model_get_n_items (G_LIST_MODEL (self->relay_entries)); i++)
     {
@@ -1374,6 +1419,27 @@ punch_node_close (PunchNode *self)
     g_cancellable_cancel (self->cancellable);
   if (self->host != NULL)
     punch_host_close (self->host);
+}
+
+PunchAutonatService *
+punch_node_get_autonat (PunchNode *self)
+{
+  g_return_val_if_fail (PUNCH_IS_NODE (self), NULL);
+  return self->autonat;
+}
+
+/**
+ * punch_node_get_nat_report:
+ * @self: the node
+ *
+ * Returns: (transfer full): the mapping classifier's report on the
+ *   observations AutoNAT keeps (mapping "unknown" while they are too few)
+ */
+PunchNatReport *
+punch_node_get_nat_report (PunchNode *self)
+{
+  g_return_val_if_fail (PUNCH_IS_NODE (self), NULL);
+  return punch_autonat_service_get_nat_report (self->autonat);
 }
 
 PunchHost *

@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "punch-autonat-service.h"
 #include "punch-dcutr-service.h"
 #include "punch-host.h"
 #include "punch-identify-service.h"
@@ -34,8 +35,16 @@ G_DECLARE_FINAL_TYPE (PunchNode, punch_node, PUNCH, NODE, GObject)
  *
  * Properties: "host", "reachability" (a plain-words summary; notify),
  *   "ping-interval" (ms, read-write).
+ * The AutoNAT service (punch_node_get_autonat()) gathers how direct
+ * connections see us; the reachability summary and the diagnostics export
+ * use its mapping classifier (punch_node_get_nat_report()). When it reports
+ * a network change, the relay client reserves again on every relay.
+ *
  * Signals:
  * - "addrs-changed": punch_node_get_my_addrs() changed
+ * - "network-changed" (const char *what): the network changed ("interfaces"
+ *   or "external-address", as AutoNAT says): stale observations were
+ *   dropped and every relay is being reserved on again
  * - "connect-progress" (const char *addr, const char *message): what a
  *   punch_node_connect_async() is doing now
  */
@@ -55,6 +64,10 @@ PunchIdentifyService *punch_node_get_identify (PunchNode *self);
 PunchPingService     *punch_node_get_ping (PunchNode *self);
 PunchRelayClient     *punch_node_get_relay_client (PunchNode *self);
 PunchDcutrService    *punch_node_get_dcutr (PunchNode *self);
+PunchAutonatService  *punch_node_get_autonat (PunchNode *self);
+/* The mapping classifier's verdict on the observations kept, with its
+ * evidence. (transfer full) */
+PunchNatReport       *punch_node_get_nat_report (PunchNode *self);
 const char           *punch_node_get_peer_id (PunchNode *self);
 
 /* Relays: multiaddrs ending in /p2p/<relay>, or /dnsaddr names resolved

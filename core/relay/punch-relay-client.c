@@ -36,6 +36,7 @@ G_DEFINE_FINAL_TYPE (PunchRelayClient, punch_relay_client, G_TYPE_OBJECT)
 enum
 {
   ADDRS_CHANGED,
+  RENEWING,
   N_SIGNALS
 };
 
@@ -285,6 +286,9 @@ typedef struct
 {
   Entry        *entry;
   GCancellable *cancellable;
+  /* The entry's cancellable when the op started: punch_relay_client_renew()
+   * replaces the entry's, and a stale op must not count as a failure. */
+  GCancellable *entry_cancellable;
   GIOStream    *stream;
   guint         timeout_id;
 } ReserveOp;
@@ -297,6 +301,7 @@ reserve_op_free (ReserveOp *op)
     g_io_stream_close_async (op->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
   g_clear_object (&op->stream);
   g_clear_object (&op->cancellable);
+  g_clear_object (&op->entry_cancellable);
   g_free (op);
 }
 
@@ -314,7 +319,7 @@ static void
 reserve_fail (ReserveOp *op, GError *error)
 {
   if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-      || !g_cancellable_is_cancelled (op->entry->cancellable))
+      || !g_cancellable_is_cancelled (op->entry_cancellable))
     {
       g_autofree char *reason = NULL;
 
@@ -438,6 +443,7 @@ entry_reserve (Entry *entry)
 
   op->entry = entry;
   op->cancellable = g_cancellable_new ();
+  op->entry_cancellable = g_object_ref (entry->cancellable);
   g_signal_connect_object (entry->cancellable, "cancelled", G_CALLBACK (g_cancellable_cancel),
                            op->cancellable, G_CONNECT_SWAPPED);
   op->timeout_id = g_timeout_add_seconds (RESERVE_TIMEOUT_S, reserve_timeout_cb, op);
@@ -953,6 +959,59 @@ punch_relay_client_remove_relay (PunchRelayClient *self, PunchPeerId *relay_peer
     g_signal_emit (self, signals[ADDRS_CHANGED], 0);
 }
 
+/**
+ * punch_relay_client_renew:
+ * @self: the relay client
+ * @reason: (nullable): why, for people and logs (e.g. "network changed")
+ *
+ * Drops what a network change made stale and reserves again on every
+ * relay: pending dials, reservation requests and timers are cancelled, the
+ * connections to the relays are closed (their NAT mappings may be gone),
+ * and each relay is dialled and asked for a new reservation at once,
+ * without backoff. Emits "renewing" first, and "addrs-changed" when
+ * relayed addresses went away.
+ */
+void
+punch_relay_client_renew (PunchRelayClient *self, const char *reason)
+{
+  g_autoptr (GPtrArray) stale = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GPtrArray) entries = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer value;
+  gboolean was_active = FALSE;
+
+  g_return_if_fail (PUNCH_IS_RELAY_CLIENT (self));
+
+  g_debug ("relay client: reserving again on every relay (%s)", reason ? reason : "asked");
+  g_hash_table_iter_init (&iter, self->entries);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Entry *entry = value;
+      PunchConnection *conn = punch_relay_reservation_get_connection (entry->reservation);
+
+      was_active |= punch_relay_reservation_is_active (entry->reservation);
+      g_cancellable_cancel (entry->cancellable);
+      g_clear_object (&entry->cancellable);
+      entry->cancellable = g_cancellable_new ();
+      g_clear_handle_id (&entry->timer_id, g_source_remove);
+      if (conn != NULL)
+        g_ptr_array_add (stale, g_object_ref (conn));
+      entry_disconnect_connection (entry);
+      entry->failures = 0;
+      punch_relay_reservation_set_attempts (entry->reservation, 0);
+      punch_relay_reservation_set_state (entry->reservation, PUNCH_RESERVATION_STATE_CONNECTING, reason);
+      g_ptr_array_add (entries, entry);
+    }
+  /* Closing marks them closing at once, so entry_connect() dials anew. */
+  for (guint i = 0; i < stale->len; i++)
+    punch_connection_close (g_ptr_array_index (stale, i));
+  g_signal_emit (self, signals[RENEWING], 0, reason);
+  if (was_active)
+    g_signal_emit (self, signals[ADDRS_CHANGED], 0);
+  for (guint i = 0; i < entries->len; i++)
+    entry_connect (g_ptr_array_index (entries, i));
+}
+
 GListModel *
 punch_relay_client_get_reservations (PunchRelayClient *self)
 {
@@ -1024,6 +1083,15 @@ punch_relay_client_class_init (PunchRelayClientClass *klass)
    */
   signals[ADDRS_CHANGED] = g_signal_new ("addrs-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                          0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /**
+   * PunchRelayClient::renewing:
+   * @reason: (nullable): why
+   *
+   * punch_relay_client_renew() dropped every reservation's stale state and
+   * is reserving again.
+   */
+  signals[RENEWING] = g_signal_new ("renewing", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                    0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void

@@ -22,6 +22,8 @@ G_DECLARE_FINAL_TYPE (PunchRelayClient, punch_relay_client, PUNCH, RELAY_CLIENT,
  *
  * Signals:
  * - "addrs-changed": the set of relayed addresses we can advertise changed
+ * - "renewing" (const char *reason): punch_relay_client_renew() dropped
+ *   stale state and reserves again on every relay
  */
 PunchRelayClient      *punch_relay_client_new (PunchHost *host);
 /* @relay_addr must end in /p2p/<relay id>. Returns the reservation (transfer none). */
@@ -30,6 +32,10 @@ PunchRelayReservation *punch_relay_client_add_relay (PunchRelayClient *self,
                                                      GError          **error);
 void                   punch_relay_client_remove_relay (PunchRelayClient *self,
                                                         PunchPeerId      *relay_peer_id);
+/* After a network change: drop stale connections and state, reserve again
+ * on every relay now. */
+void                   punch_relay_client_renew (PunchRelayClient *self,
+                                                 const char       *reason);
 /* (element-type PunchRelayReservation) */
 GListModel            *punch_relay_client_get_reservations (PunchRelayClient *self);
 /* Our addresses through every active reservation:

@@ -494,6 +494,162 @@ test_export (Fixture *f, gconstpointer data)
   g_rmdir (tmp);
 }
 
+/* An outbound direct connection from local 192.168.1.2:4001 to
+ * @observer_ip:@observer_port that saw us as @observed. */
+static void
+observe (PunchNode *node, const char *observer, const char *observer_ip, guint observer_port, const char *observed)
+{
+  g_autofree char *remote_text = g_strdup_printf ("/ip4/%s/tcp/%u", observer_ip, observer_port);
+  g_autoptr (PunchMultiaddr) remote = punch_multiaddr_new_from_string (remote_text, NULL);
+  g_autoptr (PunchMultiaddr) local = punch_multiaddr_new_from_string ("/ip4/192.168.1.2/tcp/4001", NULL);
+  g_autoptr (PunchMultiaddr) seen = punch_multiaddr_new_from_string (observed, NULL);
+  g_autoptr (PunchNatObservation) obs = NULL;
+
+  g_assert_nonnull (remote);
+  g_assert_nonnull (seen);
+  obs = punch_nat_observation_new (observer, remote, local, seen, TRUE);
+  punch_autonat_service_add_observation (punch_node_get_autonat (node), obs);
+}
+
+static JsonObject *
+nat_section (JsonNode *report)
+{
+  return json_object_get_object_member (json_node_get_object (report), "nat");
+}
+
+static void
+on_notify_count (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+static void
+test_nat_summary (Fixture *f, gconstpointer data)
+{
+  g_autoptr (JsonNode) report = NULL;
+  g_autoptr (PunchNatReport) nat = NULL;
+  JsonObject *section;
+  JsonArray *external;
+  guint notified = 0;
+
+  g_signal_connect (f->me, "notify::reachability", G_CALLBACK (on_notify_count), &notified);
+
+  /* Nothing observed: unknown, and said so. */
+  g_assert_nonnull (strstr (punch_node_get_reachability (f->me), "direct connections: unknown NAT ("));
+  report = punch_diagnostics_build_report (f->me);
+  section = nat_section (report);
+  g_assert_cmpstr (json_object_get_string_member (section, "mapping"), ==, "unknown");
+  g_assert_cmpint (json_object_get_int_member (section, "mapping_observers"), ==, 0);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (section, "autonat"), "reachability"),
+                   ==, "unknown");
+  g_clear_pointer (&report, json_node_unref);
+
+  /* One observer cannot tell the mapping: still unknown, never a guess. */
+  observe (f->me, "observer-a", "203.0.113.5", 4001, "/ip4/198.51.100.7/tcp/4001");
+  g_assert_null (strstr (punch_node_get_reachability (f->me), "likely"));
+  g_assert_nonnull (strstr (punch_node_get_reachability (f->me), "1 observer"));
+  nat = punch_node_get_nat_report (f->me);
+  g_assert_cmpint (nat->mapping, ==, PUNCH_NAT_MAPPING_UNKNOWN);
+  g_clear_pointer (&nat, punch_nat_report_free);
+
+  /* A second observer elsewhere sees the same external port. */
+  observe (f->me, "observer-b", "203.0.113.77", 4001, "/ip4/198.51.100.7/tcp/4001");
+  g_assert_cmpuint (notified, >=, 2);
+  g_assert_nonnull (strstr (punch_node_get_reachability (f->me),
+                            "direct connections likely (endpoint-independent NAT, 2 observers agree)"));
+  report = punch_diagnostics_build_report (f->me);
+  section = nat_section (report);
+  g_assert_cmpstr (json_object_get_string_member (section, "mapping"), ==, "endpoint-independent");
+  g_assert_cmpint (json_object_get_int_member (section, "mapping_observers"), ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (section, "port_preservation"), ==, "preserved");
+  g_assert_nonnull (strstr (json_object_get_string_member (section, "verdict"), "endpoint-independent"));
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (section, "observations")), ==, 2);
+  external = json_object_get_array_member (section, "external_addrs");
+  g_assert_cmpuint (json_array_get_length (external), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (external, 0), "addr"), ==,
+                   "/ip4/198.51.100.7/tcp/4001");
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (external, 0), "observers"), ==, 2);
+  g_clear_pointer (&report, json_node_unref);
+
+  /* Endpoint-dependent on the friend: each observer saw another port. */
+  observe (f->friend, "observer-a", "203.0.113.5", 4001, "/ip4/198.51.100.8/tcp/50001");
+  observe (f->friend, "observer-b", "203.0.113.77", 4001, "/ip4/198.51.100.8/tcp/50002");
+  g_assert_nonnull (strstr (punch_node_get_reachability (f->friend),
+                            "direct connections unlikely (endpoint-dependent NAT, 2 observers"));
+  report = punch_diagnostics_build_report (f->friend);
+  g_assert_cmpstr (json_object_get_string_member (nat_section (report), "mapping"), ==, "endpoint-dependent");
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (nat_section (report), "external_addrs")),
+                    ==, 2);
+}
+
+static void
+on_string_signal (gpointer instance, const char *what, gpointer user_data)
+{
+  GPtrArray *seen = user_data;
+
+  g_ptr_array_add (seen, g_strdup (what ? what : "(null)"));
+}
+
+static void
+on_rsv_state (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+  GPtrArray *states = user_data;
+
+  g_ptr_array_add (states, g_strdup (punch_reservation_state_to_string (
+                                       punch_relay_reservation_get_state (PUNCH_RELAY_RESERVATION (object)))));
+}
+
+static void
+test_network_change_renews (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) node_seen = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) renewing = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) states = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (PunchConnection) old_conn = NULL;
+  PunchRelayReservation *rsv;
+  PunchConnection *new_conn;
+
+  reserve_friend (f);
+  rsv = reservation_of (f->friend);
+  old_conn = g_object_ref (punch_relay_reservation_get_connection (rsv));
+  g_assert_cmpuint (punch_node_get_counter (f->friend, "reservations.reserved"), ==, 1);
+  g_signal_connect (f->friend, "network-changed", G_CALLBACK (on_string_signal), node_seen);
+  g_signal_connect (punch_node_get_relay_client (f->friend), "renewing", G_CALLBACK (on_string_signal), renewing);
+  g_signal_connect (rsv, "notify::state", G_CALLBACK (on_rsv_state), states);
+
+  /* The real path: an observer at one IP sees us on a new public IP, the
+   * way a router's WAN address change shows. */
+  observe (f->friend, "observer-a", "203.0.113.5", 4001, "/ip4/198.51.100.7/tcp/4001");
+  g_assert_cmpuint (node_seen->len, ==, 0);
+  observe (f->friend, "observer-a", "203.0.113.5", 4001, "/ip4/198.51.100.99/tcp/4001");
+  g_assert_cmpuint (node_seen->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (node_seen, 0), ==, "external-address");
+  g_assert_cmpuint (renewing->len, ==, 1);
+  g_assert_nonnull (strstr (g_ptr_array_index (renewing, 0), "external-address"));
+  /* The stale reservation is gone at once: no relayed address is offered
+   * until the new one is made. */
+  g_assert_false (punch_relay_reservation_is_active (rsv));
+  g_assert_cmpint (punch_connection_get_state (old_conn), !=, PUNCH_CONNECTION_STATE_OPEN);
+
+  WAIT_UNTIL (punch_relay_reservation_get_state (rsv) == PUNCH_RESERVATION_STATE_RESERVED);
+  new_conn = punch_relay_reservation_get_connection (rsv);
+  g_assert_nonnull (new_conn);
+  g_assert_true (new_conn != old_conn);
+  g_assert_cmpint (punch_connection_get_state (new_conn), ==, PUNCH_CONNECTION_STATE_OPEN);
+  g_assert_cmpuint (states->len, >=, 3);
+  g_assert_cmpstr (g_ptr_array_index (states, 0), ==, "connecting");
+  g_assert_cmpuint (punch_node_get_counter (f->friend, "network.changes"), ==, 1);
+  g_assert_cmpuint (punch_node_get_counter (f->friend, "reservations.reserved"), ==, 2);
+  g_assert_cmpuint (punch_timeline_count (punch_node_get_timeline (f->friend), "network", NULL), ==, 1);
+  g_assert_nonnull (strstr (punch_node_get_reachability (f->friend), "Reachable through 1 relay"));
+  {
+    g_autofree char *relayed = friend_relayed_addr (f);
+
+    g_assert_nonnull (relayed);
+  }
+  g_signal_handlers_disconnect_by_data (rsv, states);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -507,5 +663,7 @@ main (int argc, char **argv)
   ADD ("/core/node/dnsaddr-failure", test_dnsaddr_failure_shown);
   ADD ("/core/node/dnsaddr-relay", test_dnsaddr_relay);
   ADD ("/core/node/export", test_export);
+  ADD ("/core/node/nat-summary", test_nat_summary);
+  ADD ("/core/node/network-change-renews", test_network_change_renews);
   return g_test_run ();
 }
