@@ -574,8 +574,9 @@ stop_status_written (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   /* The peer that sent CONNECT is the security initiator; we respond. */
-  punch_upgrader_upgrade_async (op->stream, FALSE, punch_host_get_private_key (op->client->host),
-                                op->src, op->client->cancellable, stop_upgraded, op);
+  punch_upgrader_upgrade_full_async (op->stream, FALSE, punch_host_get_private_key (op->client->host),
+                                     op->src, punch_host_get_security_protocols (op->client->host),
+                                     op->client->cancellable, stop_upgraded, op);
 }
 
 static void
@@ -740,8 +741,9 @@ dial_status_read (GObject *source, GAsyncResult *result, gpointer user_data)
                 && ((msg->limit->has_duration && msg->limit->duration > 0)
                     || (msg->limit->has_data && msg->limit->data > 0));
   /* We sent CONNECT, so we are the security initiator. */
-  punch_upgrader_upgrade_async (op->stream, TRUE, punch_host_get_private_key (self->host), op->dest,
-                                cancellable, dial_upgraded, g_steal_pointer (&task));
+  punch_upgrader_upgrade_full_async (op->stream, TRUE, punch_host_get_private_key (self->host), op->dest,
+                                     punch_host_get_security_protocols (self->host), cancellable, dial_upgraded,
+                                     g_steal_pointer (&task));
 }
 
 static void
