@@ -3,6 +3,7 @@
 
 #include "punch-cli-commands.h"
 #include "punch-cli-diagnose.h"
+#include "punch-cli-export.h"
 
 static const struct
 {
@@ -20,6 +21,7 @@ static const struct
     "relay [--listen MA]… [--announce MA]… [--limit-data BYTES] [--limit-duration S] [--max-reservations N]" },
   { "diagnose", punch_cli_command_diagnose,
     "diagnose [--relay MA]… [--peer MA]… [--listen MA]… [--wait S] [--min-confirmations N] [--allow-private]" },
+  { "export", punch_cli_command_export, "export DIR [--relay MA]… [--connect MA]… [--listen MA]… [--wait S]" },
 };
 
 static char *
