@@ -7,6 +7,7 @@
  * teardown, and from a signal handler should a case crash. */
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
 #include <signal.h>
@@ -46,11 +47,14 @@ typedef struct
   guint       loss;
   gboolean    js_a;      /* the dialer is js-libp2p (tests/lab/lab-peer.mjs) */
   gboolean    js_b;      /* the listener is */
+  gboolean    cli;       /* relay and listener are punchline-cli */
 } Scenario;
 
 static char *lab_script;
 static char *peer_bin;
 static char *node_bin;
+static char *cli_bin;
+static char *tmp_dir;
 static char *js_hook;
 static char *js_peer;
 static char *link_bin;
@@ -222,12 +226,20 @@ read_next_line (Proc *proc)
   g_data_input_stream_read_line_async (proc->out, G_PRIORITY_DEFAULT, proc->cancellable, line_read, proc);
 }
 
+typedef enum
+{
+  PEER_C,    /* tests/lab/punch-lab-peer */
+  PEER_JS,   /* tests/lab/lab-peer.mjs */
+  PEER_CLI,  /* punchline-cli --json */
+} PeerKind;
+
 static Proc *
-lab_spawn_full (Lab *lab, const char *host, gboolean js, const char * const *args)
+lab_spawn_full (Lab *lab, const char *host, PeerKind kind, const char * const *args)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   g_auto (GStrv) env = lab_envp (lab);
   g_autoptr (GError) error = NULL;
+  g_autofree char *identity = g_strdup_printf ("%s/%s-%s.key", tmp_dir, lab->lab_id, host);
   Proc *proc = g_new0 (Proc, 1);
   int out_fd;
   g_autoptr (GInputStream) raw = NULL;
@@ -236,7 +248,14 @@ lab_spawn_full (Lab *lab, const char *host, gboolean js, const char * const *arg
   g_ptr_array_add (argv, lab_script);
   g_ptr_array_add (argv, (char *) "exec");
   g_ptr_array_add (argv, (char *) host);
-  if (js)
+  if (kind == PEER_CLI)
+    {
+      g_ptr_array_add (argv, cli_bin);
+      g_ptr_array_add (argv, (char *) "--json");
+      g_ptr_array_add (argv, (char *) "--identity");
+      g_ptr_array_add (argv, identity);
+    }
+  else if (kind == PEER_JS)
     {
       g_ptr_array_add (argv, node_bin);
       g_ptr_array_add (argv, (char *) "--import");
@@ -265,12 +284,6 @@ lab_spawn_full (Lab *lab, const char *host, gboolean js, const char * const *arg
   proc->out = g_data_input_stream_new (raw);
   read_next_line (proc);
   return proc;
-}
-
-static Proc *
-lab_spawn (Lab *lab, const char *host, const char * const *args)
-{
-  return lab_spawn_full (lab, host, FALSE, args);
 }
 
 static gboolean
@@ -399,7 +412,7 @@ run_scenario (Lab *lab, const Scenario *sc, Run *run, const char *dial_wait)
     }
   lab->up = TRUE;
 
-  run->relay = lab_spawn (lab, "relay", relay_args);
+  run->relay = lab_spawn_full (lab, "relay", sc->cli ? PEER_CLI : PEER_C, relay_args);
   if (run->relay == NULL || (ev = wait_event (run->relay, "listening", NULL, NULL, 5000)) == NULL)
     return FALSE;
   relay_ma = g_strdup_printf ("/ip4/198.18.0.2/tcp/4001/p2p/%s", event_str (ev, "peer_id"));
@@ -412,7 +425,7 @@ run_scenario (Lab *lab, const Scenario *sc, Run *run, const char *dial_wait)
     const char *b_args[] = { "listen", "--listen", "/ip4/0.0.0.0/tcp/4002", "--relay", relay_ma,
                              sc->js_b ? "--announce" : NULL, b_announce, NULL };
 
-    run->b = lab_spawn_full (lab, "b", sc->js_b, b_args);
+    run->b = lab_spawn_full (lab, "b", sc->js_b ? PEER_JS : sc->cli ? PEER_CLI : PEER_C, b_args);
   }
   if (run->b == NULL || (ev = wait_event (run->b, "reserved", NULL, NULL, 10000)) == NULL)
     return FALSE;
@@ -432,7 +445,7 @@ run_scenario (Lab *lab, const Scenario *sc, Run *run, const char *dial_wait)
                              sc->js_a ? "--announce" : run->relayed_addr, sc->js_a ? a_announce : NULL,
                              run->relayed_addr, NULL };
 
-    run->a = lab_spawn_full (lab, "a", sc->js_a, a_args);
+    run->a = lab_spawn_full (lab, "a", sc->js_a ? PEER_JS : PEER_C, a_args);
   }
   if (run->a == NULL || (run->result = wait_event (run->a, "result", NULL, NULL, 60000)) == NULL)
     return FALSE;
@@ -480,7 +493,7 @@ assert_relay_idle_after (Run *run, double from_mono, double to_mono)
 }
 
 static void
-assert_direct (Run *run, const char *expected_remote_host, const char *outcome)
+assert_direct (Run *run, const char *expected_remote_host, const char *outcome, gboolean relay_ticks)
 {
   JsonObject *a_hp, *b_hp;
   const char *remote = event_str (run->result, "remote");
@@ -519,7 +532,7 @@ assert_direct (Run *run, const char *expected_remote_host, const char *outcome)
           first_direct_ping = ev;
       }
     g_assert_nonnull (first_direct_ping);
-    if (first_direct_ping != NULL)
+    if (first_direct_ping != NULL && relay_ticks)
       assert_relay_idle_after (run, event_num (first_direct_ping, "mono"), event_num (run->result, "mono"));
   }
 }
@@ -533,7 +546,7 @@ test_punch (Lab *lab, gconstpointer data)
 
   if (run_scenario (lab, sc, &run, "30"))
     {
-      assert_direct (&run, "/ip4/198.18.2.1/tcp/4002", "success");
+      assert_direct (&run, "/ip4/198.18.2.1/tcp/4002", "success", !sc->cli);
       if (sc->delay_ms > 0)
         {
           /* Each router adds 2 × delay to a round trip; the direct path
@@ -556,7 +569,7 @@ test_public_b (Lab *lab, gconstpointer data)
   Run run;
 
   if (run_scenario (lab, data, &run, "30"))
-    assert_direct (&run, "/ip4/198.18.2.2/tcp/4002", "success");
+    assert_direct (&run, "/ip4/198.18.2.2/tcp/4002", "success", TRUE);
   run_clear (&run);
 }
 
@@ -602,6 +615,19 @@ test_fallback (Lab *lab, gconstpointer data)
       g_assert_cmpfloat (event_num (run.result, "rtt_relayed_after_ms"), >, 0);
     }
   run_clear (&run);
+}
+
+/* punchline-cli as relay and listener: its "relay", "listen --relay" and
+ * DCUtR events in the lab, with our dialer. */
+static void
+test_cli (Lab *lab, gconstpointer data)
+{
+  if (!g_file_test (cli_bin, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("punchline-cli is not built");
+      return;
+    }
+  test_punch (lab, data);
 }
 
 static gboolean
@@ -695,6 +721,7 @@ main (int argc, char **argv)
   static const Scenario js_a_public_c_b = { "none", "eim", 50, 0, TRUE, FALSE };
   static const Scenario c_a_js_b = { "eim", "eim", 50, 0, FALSE, TRUE };
   static const Scenario js_a_c_b = { "eim", "eim", 50, 0, TRUE, FALSE };
+  static const Scenario cli_eim_eim = { "eim", "eim", 50, 0, FALSE, FALSE, TRUE };
   const char *source_root = g_getenv ("PUNCH_SOURCE_ROOT");
   const char *build_root = g_getenv ("PUNCH_BUILD_ROOT");
 
@@ -710,6 +737,8 @@ main (int argc, char **argv)
   lab_script = g_build_filename (source_root, "tests", "lab", "lab", NULL);
   peer_bin = g_build_filename (build_root, "tests", "lab", "punch-lab-peer", NULL);
   node_bin = g_build_filename (source_root, "tests", "interop", "node_modules", ".bin", "node", NULL);
+  cli_bin = g_build_filename (build_root, "app", "punchline-cli", NULL);
+  tmp_dir = g_dir_make_tmp ("punch-lab-XXXXXX", NULL);
   js_hook = g_build_filename (source_root, "tests", "lab", "lab-public-hook.mjs", NULL);
   js_peer = g_build_filename (source_root, "tests", "lab", "lab-peer.mjs", NULL);
   link_bin = g_build_filename (build_root, "tests", "lab", "punch-lab-link", NULL);
@@ -737,11 +766,26 @@ main (int argc, char **argv)
       ADD ("/lab/dcutr/eim-edm", &eim_edm, test_fallback);
       ADD ("/lab/dcutr/edm-edm", &edm_edm, test_fallback);
       ADD ("/lab/dcutr/hairpin", &hairpin, test_fallback);
+      ADD ("/lab/dcutr/cli-relay-listener", &cli_eim_eim, test_cli);
       ADD ("/lab/dcutr/js/c-dialer-js-public", &c_a_js_b_public, test_js_direct);
       ADD ("/lab/dcutr/js/js-public-dialer-c", &js_a_public_c_b, test_js_direct);
       ADD ("/lab/dcutr/js/c-dialer-js-nat", &c_a_js_b, test_js_no_reuse);
       ADD ("/lab/dcutr/js/js-dialer-nat-c", &js_a_c_b, test_js_no_reuse);
 #undef ADD
     }
-  return g_test_run ();
+  {
+    int status = g_test_run ();
+    g_autoptr (GDir) dir = tmp_dir != NULL ? g_dir_open (tmp_dir, 0, NULL) : NULL;
+    const char *name;
+
+    /* The CLI's identity files. */
+    while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+      {
+        g_autofree char *path = g_build_filename (tmp_dir, name, NULL);
+        g_unlink (path);
+      }
+    if (tmp_dir != NULL)
+      g_rmdir (tmp_dir);
+    return status;
+  }
 }
