@@ -7,6 +7,7 @@
 #include "punch-autonat-service.h"
 #include "punch-cli-output.h"
 #include "punch-cli-relay.h"
+#include "punch-cli-forward.h"
 #include "punch-host.h"
 #include "punch-identify-service.h"
 #include "punch-perf-service.h"
@@ -235,6 +236,11 @@ struct _Cli
   guint                 hold_s;       /* dial: stay connected this long after the pings */
   guint                 hold_id;
   gulong                hold_closed_id;
+
+  /* listen --expose, forward */
+  PunchCliForward      *forward;
+  char                 *forward_name;
+  char                 *forward_local;
 };
 
 static void
@@ -508,6 +514,7 @@ cli_teardown (Cli *cli)
               punch_cli_relay_unwatch (cli->out, rsv);
             }
         }
+      g_clear_pointer (&cli->forward, punch_cli_forward_free);
       punch_host_close (cli->host);
 
       g_set_weak_pointer (&host, cli->host);
@@ -558,6 +565,8 @@ cli_clear (Cli *cli)
   g_clear_error (&cli->last_ping_error);
   g_clear_pointer (&cli->result_extra, json_object_unref);
   g_clear_pointer (&cli->target, punch_multiaddr_unref);
+  g_clear_pointer (&cli->forward_name, g_free);
+  g_clear_pointer (&cli->forward_local, g_free);
   g_clear_object (&cli->cancellable);
   g_clear_pointer (&cli->loop, g_main_loop_unref);
   g_clear_pointer (&cli->out, punch_cli_output_free);
@@ -797,11 +806,17 @@ punch_cli_command_listen (PunchCliOptions *options,
   g_auto (GStrv) listen = NULL;
   g_auto (GStrv) relays = NULL;
   g_auto (GStrv) allow_limited = NULL;
+  g_auto (GStrv) expose = NULL;
+  g_auto (GStrv) allow = NULL;
   gboolean perf = FALSE;
   gboolean echo = FALSE;
   const GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &listen,
       "Listen on MA (repeatable; default " DEFAULT_LISTEN_ADDR ")", "MA" },
+    { "expose", 0, 0, G_OPTION_ARG_STRING_ARRAY, &expose,
+      "Expose the TCP service HOST:PORT as NAME to --allow peers (repeatable)", "NAME=HOST:PORT" },
+    { "allow", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allow,
+      "Let PEER_ID use the exposed services (repeatable; default: nobody)", "PEER_ID" },
     { "perf", 0, 0, G_OPTION_ARG_NONE, &perf, "Serve /perf/1.0.0", NULL },
     { "echo", 0, 0, G_OPTION_ARG_NONE, &echo,
       "Serve " PUNCH_CLI_ECHO_PROTOCOL " (allowed on relay-limited connections)", NULL },
@@ -845,6 +860,8 @@ punch_cli_command_listen (PunchCliOptions *options,
         return usage_error (context, "Bad relay multiaddr “%s”: %s", relays[i], error->message);
       g_ptr_array_add (relay_addrs, addr);
     }
+  if (!punch_cli_forward_check_args ((const char * const *) expose, (const char * const *) allow, &error))
+    return usage_error (context, "%s", error->message);
 
   cli_init (&cli, options);
   cli.listening = TRUE;
@@ -871,6 +888,16 @@ punch_cli_command_listen (PunchCliOptions *options,
     punch_host_allow_on_limited (cli.host, allow_limited[i]);
   if (echo)
     punch_cli_relay_serve_echo (cli.host);
+  if (expose != NULL)
+    {
+      cli.forward = punch_cli_forward_new (cli.out, cli.host);
+      if (!punch_cli_forward_expose (cli.forward, (const char * const *) expose,
+                                     (const char * const *) allow, &error))
+        {
+          cli_finish (&cli, g_steal_pointer (&error));
+          return cli_run (&cli);
+        }
+    }
   cli_start_dcutr (&cli);
   cli_start_autonat (&cli);
   for (guint i = 0; i < relay_addrs->len; i++)
@@ -1026,6 +1053,57 @@ punch_cli_command_dial (PunchCliOptions *options,
   cli.hold_s = hold;
   return cli_run_dial (&cli, dial_connected,
                        ping_waiting_ms (count, interval) + (guint) MIN ((guint64) hold * 1000, G_MAXUINT / 2));
+}
+
+static void
+forward_connected (Cli *cli)
+{
+  GError *error = NULL;
+
+  /* --timeout bounds the connection; forwarding runs until a signal. */
+  g_clear_handle_id (&cli->timeout_id, g_source_remove);
+  cli->forward = punch_cli_forward_new (cli->out, cli->host);
+  if (!punch_cli_forward_open (cli->forward, punch_connection_get_peer_id (cli->connection),
+                               cli->forward_name, cli->forward_local, &error))
+    cli_finish (cli, error);
+}
+
+int
+punch_cli_command_forward (PunchCliOptions *options,
+                           int              argc,
+                           char           **argv)
+{
+  g_autofree char *local = NULL;
+  const GOptionEntry entries[] = {
+    { "local", 0, 0, G_OPTION_ARG_STRING, &local,
+      "Listen on HOST:PORT (default 127.0.0.1:0: a free port)", "HOST:PORT" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = NULL;
+  int status;
+  Cli cli;
+
+  context = command_context_new (options, "MULTIADDR NAME",
+                                 "Connects to a peer (relayed addresses and hole punching as "
+                                 "dial does), listens on a local TCP port and forwards every "
+                                 "connection to the peer's service NAME until SIGINT or SIGTERM.",
+                                 entries);
+  if (!parse_command_line (context, options, &argc, &argv, 2, &status))
+    return status;
+  if (!punch_forward_name_is_valid (argv[2], strlen (argv[2])))
+    return usage_error (context, "“%s” is not a service name (1 to 64 of A-Z a-z 0-9 . _ -)", argv[2]);
+
+  cli_init (&cli, options);
+  if ((status = parse_target (context, &cli, argv[1])) != PUNCH_CLI_EXIT_OK)
+    {
+      cli_clear (&cli);
+      return status;
+    }
+  cli.forward_name = g_strdup (argv[2]);
+  cli.forward_local = g_strdup (local != NULL ? local : "127.0.0.1:0");
+  cli.listening = TRUE;
+  cli.punch_holes = TRUE;
+  return cli_run_dial (&cli, forward_connected, 0);
 }
 
 int

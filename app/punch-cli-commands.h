@@ -34,6 +34,7 @@ int punch_cli_command_ping     (PunchCliOptions *options, int argc, char **argv)
 int punch_cli_command_identify (PunchCliOptions *options, int argc, char **argv);
 int punch_cli_command_perf     (PunchCliOptions *options, int argc, char **argv);
 int punch_cli_command_relay    (PunchCliOptions *options, int argc, char **argv);
+int punch_cli_command_forward  (PunchCliOptions *options, int argc, char **argv);
 
 /* Adds --identity, --json, --timeout and --security to @context's main entries,
  * writing into @options. */

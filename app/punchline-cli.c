@@ -12,13 +12,14 @@ static const struct
   const char      *synopsis;
 } commands[] = {
   { "id", punch_cli_command_id, "id" },
-  { "listen", punch_cli_command_listen, "listen [--listen MA]… [--perf] [--relay MA]…" },
+  { "listen", punch_cli_command_listen, "listen [--listen MA]… [--perf] [--relay MA]… [--expose NAME=HOST:PORT --allow PEER_ID]…" },
   { "dial", punch_cli_command_dial, "dial MA [--ping N] [--hold S]" },
   { "ping", punch_cli_command_ping, "ping MA [-c N]" },
   { "identify", punch_cli_command_identify, "identify MA" },
   { "perf", punch_cli_command_perf, "perf MA --upload BYTES --download BYTES" },
   { "relay", punch_cli_command_relay,
     "relay [--listen MA]… [--announce MA]… [--limit-data BYTES] [--limit-duration S] [--max-reservations N]" },
+  { "forward", punch_cli_command_forward, "forward MA NAME [--local HOST:PORT]" },
   { "diagnose", punch_cli_command_diagnose,
     "diagnose [--relay MA]… [--peer MA]… [--listen MA]… [--wait S] [--min-confirmations N] [--allow-private]" },
   { "export", punch_cli_command_export, "export DIR [--relay MA]… [--connect MA]… [--listen MA]… [--wait S]" },

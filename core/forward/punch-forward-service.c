@@ -32,6 +32,7 @@ struct _PunchForwardService
   guint       max_per_peer;
   guint       direct_timeout_ms;
   guint       active;
+  gboolean    serving;     /* our stream handler is registered */
 };
 
 G_DEFINE_FINAL_TYPE (PunchForwardService, punch_forward_service, G_TYPE_OBJECT)
@@ -817,6 +818,13 @@ punch_forward_service_expose (PunchForwardService *self,
                    "Target “%s” has no port", target);
       return FALSE;
     }
+  if (!self->serving)
+    {
+      /* Only a peer that exposes something speaks the protocol inbound;
+       * not allowed on limited connections: the opener waits for a direct one. */
+      punch_host_set_stream_handler (self->host, PUNCH_FORWARD_PROTOCOL, handle_stream, self, NULL);
+      self->serving = TRUE;
+    }
   e = g_hash_table_lookup (self->exposed, name);
   if (e == NULL)
     {
@@ -930,21 +938,11 @@ punch_forward_service_new (PunchHost *host)
 }
 
 static void
-punch_forward_service_constructed (GObject *object)
-{
-  PunchForwardService *self = PUNCH_FORWARD_SERVICE (object);
-
-  G_OBJECT_CLASS (punch_forward_service_parent_class)->constructed (object);
-  /* Not allowed on limited connections: the opener waits for a direct one. */
-  punch_host_set_stream_handler (self->host, PUNCH_FORWARD_PROTOCOL, handle_stream, self, NULL);
-}
-
-static void
 punch_forward_service_dispose (GObject *object)
 {
   PunchForwardService *self = PUNCH_FORWARD_SERVICE (object);
 
-  if (self->host != NULL)
+  if (self->host != NULL && self->serving)
     punch_host_remove_stream_handler (self->host, PUNCH_FORWARD_PROTOCOL);
   g_clear_object (&self->host);
   G_OBJECT_CLASS (punch_forward_service_parent_class)->dispose (object);
@@ -1013,7 +1011,6 @@ punch_forward_service_class_init (PunchForwardServiceClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->constructed = punch_forward_service_constructed;
   object_class->dispose = punch_forward_service_dispose;
   object_class->finalize = punch_forward_service_finalize;
   object_class->get_property = punch_forward_service_get_property;

@@ -16,7 +16,7 @@ G_DECLARE_FINAL_TYPE (PunchForwardService, punch_forward_service, PUNCH, FORWARD
  *
  * TCP port forwarding over /punchline/forward/1.0.0: one stream per TCP
  * connection. Services are exposed by name with an allow list of peer IDs
- * (deny by default); forward_async opens one stream to a peer's service and
+ * (deny by default; the protocol handler is registered on the first expose); forward_async opens one stream to a peer's service and
  * splices it with a local TCP connection, one fixed buffer per direction.
  *
  * Properties: "host", "max-streams-per-peer" (guint, default 128),
