@@ -32,6 +32,8 @@ struct _PunchRelayCircuit
   guint         duration_id;
   gboolean      closed;
   char         *reason;
+  PunchRelayTapFunc tap;
+  gpointer          tap_data;
 };
 
 G_DEFINE_FINAL_TYPE (PunchRelayCircuit, punch_relay_circuit, G_TYPE_OBJECT)
@@ -213,6 +215,8 @@ pump_got (GObject *source, GAsyncResult *result, gpointer user_data)
         }
     }
   pump->moved += (guint64) n;
+  if (self->tap != NULL)
+    self->tap (self, pump == &self->to_dst, pump->buf, (gsize) n, self->tap_data);
   g_object_ref (self);
   g_output_stream_write_all_async (g_io_stream_get_output_stream (pump->to), pump->buf, (gsize) n,
                                    G_PRIORITY_DEFAULT, self->cancellable, pump_wrote, pump);
@@ -252,6 +256,17 @@ punch_relay_circuit_start (PunchRelayCircuit *self)
     }
   pump_read (&self->to_dst);
   pump_read (&self->to_src);
+}
+
+void
+punch_relay_circuit_set_tap (PunchRelayCircuit *self,
+                             PunchRelayTapFunc  func,
+                             gpointer           user_data)
+{
+  g_return_if_fail (PUNCH_IS_RELAY_CIRCUIT (self));
+
+  self->tap = func;
+  self->tap_data = user_data;
 }
 
 PunchRelayCircuit *

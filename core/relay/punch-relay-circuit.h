@@ -23,6 +23,19 @@ G_DECLARE_FINAL_TYPE (PunchRelayCircuit, punch_relay_circuit, PUNCH, RELAY_CIRCU
  * - "finished" (const char *reason): both directions ended (reason NULL for a
  *   clean close on both sides)
  */
+/**
+ * PunchRelayTapFunc:
+ * @to_dst: the direction the bytes travel
+ *
+ * Sees every chunk the circuit forwards, as the relay sees it: for tests
+ * that show a relay carries only ciphertext, and for byte-level debugging.
+ */
+typedef void (*PunchRelayTapFunc) (PunchRelayCircuit *circuit,
+                                   gboolean           to_dst,
+                                   const guint8      *data,
+                                   gsize              len,
+                                   gpointer           user_data);
+
 PunchRelayCircuit *punch_relay_circuit_new (PunchPeerId *src,
                                             GIOStream   *src_stream,
                                             PunchPeerId *dst,
@@ -30,6 +43,11 @@ PunchRelayCircuit *punch_relay_circuit_new (PunchPeerId *src,
                                             guint32      limit_duration,
                                             guint64      limit_data);
 void               punch_relay_circuit_start (PunchRelayCircuit *self);
+/* Set before punch_relay_circuit_start(), e.g. from the service's "circuit"
+ * signal with event "opened". */
+void               punch_relay_circuit_set_tap (PunchRelayCircuit *self,
+                                                PunchRelayTapFunc  func,
+                                                gpointer           user_data);
 /* Resets both streams, with @reason. */
 void               punch_relay_circuit_abort (PunchRelayCircuit *self, const char *reason);
 

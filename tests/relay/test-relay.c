@@ -396,6 +396,97 @@ test_limited_refuses_app_streams (Fixture *f, gconstpointer data)
   g_assert_true (punch_connection_get_limited (inbound));
 }
 
+/* The relay carries only ciphertext: a marker sent end to end through our
+ * relay never shows in the bytes the relay forwards, with either security
+ * protocol (the issue asks this of a real relay, not a stand-in). */
+static gboolean
+contains (GByteArray *haystack, const char *needle, gsize len)
+{
+  for (gsize i = 0; i + len <= haystack->len; i++)
+    if (memcmp (haystack->data + i, needle, len) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+on_tap (PunchRelayCircuit *circuit, gboolean to_dst, const guint8 *data, gsize len, gpointer user_data)
+{
+  g_byte_array_append (user_data, data, len);
+}
+
+static void
+on_circuit_tap (PunchRelayService *service, PunchRelayCircuit *circuit, const char *event,
+                const char *reason, gpointer user_data)
+{
+  if (g_strcmp0 (event, "opened") == 0)
+    punch_relay_circuit_set_tap (circuit, on_tap, user_data);
+}
+
+static void
+test_relay_sees_ciphertext (Fixture *f, gconstpointer data)
+{
+  const char *security = data;
+  const char *only[] = { security, NULL };
+  static const char marker[] = "PUNCHLINE-PLAINTEXT-MARKER-0123456789";
+  const char *protocols[] = { ECHO_PROTOCOL, NULL };
+  g_autoptr (GByteArray) seen = g_byte_array_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchMultiaddr) addr = NULL;
+  g_autoptr (PunchConnection) conn = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GIOStream) stream = NULL;
+  char echo[sizeof marker] = { 0 };
+  gsize got = 0;
+
+  g_assert_true (punch_host_set_security_protocols (f->a, only, &error));
+  g_assert_true (punch_host_set_security_protocols (f->b, only, &error));
+  g_object_set (f->service, "limit-duration", 0, "limit-data", (guint64) 0, NULL);
+  g_signal_connect (f->service, "circuit", G_CALLBACK (on_circuit_tap), seen);
+  punch_host_set_stream_handler (f->b, ECHO_PROTOCOL, echo_handler, NULL, NULL);
+  reserve_b (f);
+  addr = b_relayed_addr (f);
+  conn = dial_through_relay (f, addr, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (punch_connection_get_security (conn), ==, security);
+
+  punch_connection_open_stream_async (conn, protocols, NULL, host_test_store_result, &result);
+  WAIT_UNTIL (result != NULL);
+  stream = punch_connection_open_stream_finish (conn, result, NULL, &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr (GAsyncResult) wres = NULL;
+
+    g_output_stream_write_all_async (g_io_stream_get_output_stream (stream), marker, sizeof marker,
+                                     G_PRIORITY_DEFAULT, NULL, host_test_store_result, &wres);
+    WAIT_UNTIL (wres != NULL);
+    g_assert_true (g_output_stream_write_all_finish (g_io_stream_get_output_stream (stream), wres, NULL, &error));
+    g_assert_no_error (error);
+  }
+  while (got < sizeof marker)
+    {
+      g_autoptr (GAsyncResult) rres = NULL;
+      gssize n;
+
+      g_input_stream_read_async (g_io_stream_get_input_stream (stream), echo + got, sizeof marker - got,
+                                 G_PRIORITY_DEFAULT, NULL, host_test_store_result, &rres);
+      WAIT_UNTIL (rres != NULL);
+      n = g_input_stream_read_finish (g_io_stream_get_input_stream (stream), rres, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (n, >, 0);
+      got += (gsize) n;
+    }
+  g_assert_cmpmem (echo, sizeof marker, marker, sizeof marker);
+
+  /* The relay forwarded the handshake — whose security negotiation it can
+   * read, which shows the tap and the search work — and both copies of
+   * the marker… */
+  g_assert_cmpuint (seen->len, >, 2 * sizeof marker);
+  g_assert_true (contains (seen, security, strlen (security)));
+  /* …and never saw it in the clear. */
+  g_assert_false (contains (seen, marker, sizeof marker - 1));
+  g_signal_handlers_disconnect_by_data (f->service, seen);
+}
+
 static void
 test_no_reservation (Fixture *f, gconstpointer data)
 {
@@ -554,6 +645,10 @@ main (int argc, char **argv)
   ADD ("/core/relay/data-limit", test_data_limit);
   ADD ("/core/relay/limited-refuses-app-streams", test_limited_refuses_app_streams);
   ADD ("/core/relay/no-reservation", test_no_reservation);
+  g_test_add ("/core/relay/ciphertext-only/noise", Fixture, "/noise", fixture_setup, test_relay_sees_ciphertext,
+              fixture_teardown);
+  g_test_add ("/core/relay/ciphertext-only/tls", Fixture, "/tls/1.0.0", fixture_setup, test_relay_sees_ciphertext,
+              fixture_teardown);
   ADD ("/core/relay/reservation-refused", test_reservation_refused);
   ADD ("/core/relay/relay-restart", test_relay_restart);
 #undef ADD
