@@ -519,6 +519,17 @@ punch_diagnostics_build_report (PunchNode *node)
       add_string (b, "error", punch_hole_punch_get_error (hp));
       add_strv (b, "remote_addrs", punch_hole_punch_get_remote_addrs (hp));
       add_strv (b, "local_addrs", punch_hole_punch_get_local_addrs (hp));
+      {
+        int held = -1;
+        PunchPunchPrediction prediction = punch_node_get_punch_prediction (node, hp, &held);
+
+        add_string (b, "prediction", punch_punch_prediction_to_string (prediction));
+        json_builder_set_member_name (b, "prediction_held");
+        if (held < 0)
+          json_builder_add_null_value (b);
+        else
+          json_builder_add_boolean_value (b, held == 1);
+      }
       json_builder_end_object (b);
     }
   json_builder_end_array (b);

@@ -388,6 +388,74 @@ on_punch_transition (PunchHolePunch *hp, int from, int to, const char *detail, g
   update_path (self, peer);
 }
 
+/* The prediction rides on the punch object, offset by one so that 0 means
+ * "none recorded"; whether it held likewise (-1, 0, 1 → 1, 2, 3). */
+#define PREDICTION_KEY "punch-node-nat-prediction"
+#define PREDICTION_HELD_KEY "punch-node-nat-prediction-held"
+
+static void
+predict (PunchNode *self, PunchNodePeer *peer, PunchHolePunch *hp, const char *id)
+{
+  g_autoptr (PunchNatReport) nat = punch_autonat_service_get_nat_report (self->autonat);
+  g_autofree char *explanation = NULL;
+  PunchPunchPrediction prediction;
+
+  /* We know our own mapping only: the peer's stays unknown, so only "no
+   * NAT here" (likely) or "endpoint-dependent here" (unlikely) commit. */
+  prediction = punch_nat_predict_punch (nat->mapping, PUNCH_NAT_MAPPING_UNKNOWN, &explanation);
+  g_object_set_data (G_OBJECT (hp), PREDICTION_KEY, GINT_TO_POINTER (prediction + 1));
+  add_event (self, peer, "nat_prediction", id, NULL, punch_punch_prediction_to_string (prediction), explanation);
+}
+
+static void
+record_prediction_held (PunchNode *self, PunchNodePeer *peer, PunchHolePunch *hp, const char *id)
+{
+  int stored = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (hp), PREDICTION_KEY));
+  PunchHolePunchOutcome outcome = punch_hole_punch_get_outcome (hp);
+  gboolean direct;
+  int held;
+
+  /* A cancelled punch (we closed) or one without outcome tells nothing. */
+  if (stored == 0 || outcome == PUNCH_HOLE_PUNCH_OUTCOME_CANCELLED || outcome == PUNCH_HOLE_PUNCH_OUTCOME_UNKNOWN)
+    return;
+  /* The prediction is about whether a direct connection forms, however. */
+  direct = outcome == PUNCH_HOLE_PUNCH_OUTCOME_SUCCESS || outcome == PUNCH_HOLE_PUNCH_OUTCOME_CONNECTION_REVERSED;
+  held = punch_nat_prediction_held ((PunchPunchPrediction) (stored - 1), direct);
+  g_object_set_data (G_OBJECT (hp), PREDICTION_HELD_KEY, GINT_TO_POINTER (held + 2));
+  if (held < 0)
+    {
+      count (self, "predictions.unknown");
+      return;
+    }
+  count (self, held ? "predictions.held" : "predictions.failed");
+  add_event (self, peer, "nat_prediction", id, punch_punch_prediction_to_string ((PunchPunchPrediction) (stored - 1)),
+             held ? "held" : "did not hold", punch_hole_punch_outcome_to_string (outcome));
+}
+
+/**
+ * punch_node_get_punch_prediction:
+ * @self: the node
+ * @hp: a hole punch of our DCUtR service
+ * @held: (out) (optional): 1 when the prediction held, 0 when it did not,
+ *   -1 while the punch runs, when it was cancelled or the prediction unknown
+ *
+ * Returns: what we predicted from our NAT mapping when @hp started
+ */
+PunchPunchPrediction
+punch_node_get_punch_prediction (PunchNode *self, PunchHolePunch *hp, int *held)
+{
+  int stored, stored_held;
+
+  g_return_val_if_fail (PUNCH_IS_NODE (self), PUNCH_PUNCH_PREDICTION_UNKNOWN);
+  g_return_val_if_fail (PUNCH_IS_HOLE_PUNCH (hp), PUNCH_PUNCH_PREDICTION_UNKNOWN);
+
+  stored = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (hp), PREDICTION_KEY));
+  stored_held = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (hp), PREDICTION_HELD_KEY));
+  if (held != NULL)
+    *held = stored_held == 0 ? -1 : stored_held - 2;
+  return stored == 0 ? PUNCH_PUNCH_PREDICTION_UNKNOWN : (PunchPunchPrediction) (stored - 1);
+}
+
 static void
 on_punch_started (PunchDcutrService *dcutr, PunchHolePunch *hp, gpointer user_data)
 {
@@ -396,6 +464,7 @@ on_punch_started (PunchDcutrService *dcutr, PunchHolePunch *hp, gpointer user_da
   PunchNodePeer *peer = ensure_peer (self, id);
 
   count (self, "punches.started");
+  predict (self, peer, hp, id);
   g_signal_connect_object (hp, "transition", G_CALLBACK (on_punch_transition), self, 0);
   add_event (self, peer, "hole_punch", id, NULL, punch_hole_punch_state_to_string (punch_hole_punch_get_state (hp)),
              punch_hole_punch_role_to_string (punch_hole_punch_get_role (hp)));
@@ -415,6 +484,7 @@ on_punch_finished (PunchDcutrService *dcutr, PunchHolePunch *hp, gpointer user_d
   add_event_full (self, peer, "hole_punch_outcome", id, NULL, outcome, punch_hole_punch_get_error (hp), NULL,
                   punch_hole_punch_get_attempts (hp));
   punch_node_peer_set_punch (peer, punch_hole_punch_get_attempts (hp), outcome);
+  record_prediction_held (self, peer, hp, id);
   update_path (self, peer);
 }
 

@@ -68,6 +68,13 @@ PunchAutonatService  *punch_node_get_autonat (PunchNode *self);
 /* The mapping classifier's verdict on the observations kept, with its
  * evidence. (transfer full) */
 PunchNatReport       *punch_node_get_nat_report (PunchNode *self);
+/* What we predicted for a DCUtR punch from our NAT mapping when it started
+ * (a "nat_prediction" timeline event), and once it ended whether that held
+ * (@held: 1, 0, or -1 while running, cancelled or unknown; counters
+ * predictions.held / predictions.failed / predictions.unknown). */
+PunchPunchPrediction  punch_node_get_punch_prediction (PunchNode      *self,
+                                                       PunchHolePunch *hp,
+                                                       int            *held);
 const char           *punch_node_get_peer_id (PunchNode *self);
 
 /* Relays: multiaddrs ending in /p2p/<relay>, or /dnsaddr names resolved

@@ -8,6 +8,7 @@
 #include "../host/host-test-util.h"
 #include "punch-diagnostics.h"
 #include "punch-error.h"
+#include "punch-hole-punch-private.h"
 #include "punch-node.h"
 #include "punch-relay-service.h"
 
@@ -650,6 +651,56 @@ test_network_change_renews (Fixture *f, gconstpointer data)
   g_signal_handlers_disconnect_by_data (rsv, states);
 }
 
+/* Runs a punch with @outcome through @node's handlers as DCUtR would
+ * announce it, and returns whether the prediction held. */
+static int
+fake_punch (PunchNode *node, PunchNode *peer, PunchHolePunchOutcome outcome, PunchPunchPrediction *prediction)
+{
+  g_autoptr (PunchHolePunch) hp = punch_hole_punch_new (punch_host_get_peer_id (punch_node_get_host (peer)),
+                                                        PUNCH_HOLE_PUNCH_ROLE_A, NULL);
+  int held = 7;
+
+  g_signal_emit_by_name (punch_node_get_dcutr (node), "punch-started", hp);
+  *prediction = punch_node_get_punch_prediction (node, hp, &held);
+  g_assert_cmpint (held, ==, -1);  /* still running */
+  punch_hole_punch_fail (hp, outcome, "fake");
+  g_signal_emit_by_name (punch_node_get_dcutr (node), "punch-finished", hp);
+  g_assert_cmpint (punch_node_get_punch_prediction (node, hp, &held), ==, *prediction);
+  return held;
+}
+
+static void
+test_punch_prediction (Fixture *f, gconstpointer data)
+{
+  PunchPunchPrediction prediction;
+
+  /* Unknown NAT: no prediction to hold or fail. */
+  g_assert_cmpint (fake_punch (f->me, f->friend, PUNCH_HOLE_PUNCH_OUTCOME_FAILED, &prediction), ==, -1);
+  g_assert_cmpint (prediction, ==, PUNCH_PUNCH_PREDICTION_UNKNOWN);
+  g_assert_cmpuint (punch_node_get_counter (f->me, "predictions.unknown"), ==, 1);
+
+  /* No NAT here (two observers see our own address): likely; a failed
+   * punch means it did not hold. */
+  observe (f->me, "observer-a", "203.0.113.5", 4001, "/ip4/192.168.1.2/tcp/4001");
+  observe (f->me, "observer-b", "203.0.113.77", 4001, "/ip4/192.168.1.2/tcp/4001");
+  g_assert_cmpint (fake_punch (f->me, f->friend, PUNCH_HOLE_PUNCH_OUTCOME_FAILED, &prediction), ==, 0);
+  g_assert_cmpint (prediction, ==, PUNCH_PUNCH_PREDICTION_LIKELY);
+  g_assert_cmpuint (punch_node_get_counter (f->me, "predictions.failed"), ==, 1);
+
+  /* Endpoint-dependent here: unlikely, and a failure bears it out; a
+   * cancelled punch says nothing. */
+  observe (f->friend, "observer-a", "203.0.113.5", 4001, "/ip4/198.51.100.8/tcp/50001");
+  observe (f->friend, "observer-b", "203.0.113.77", 4001, "/ip4/198.51.100.8/tcp/50002");
+  g_assert_cmpint (fake_punch (f->friend, f->me, PUNCH_HOLE_PUNCH_OUTCOME_NO_CONNECTION, &prediction), ==, 1);
+  g_assert_cmpint (prediction, ==, PUNCH_PUNCH_PREDICTION_UNLIKELY);
+  g_assert_cmpuint (punch_node_get_counter (f->friend, "predictions.held"), ==, 1);
+  g_assert_cmpint (fake_punch (f->friend, f->me, PUNCH_HOLE_PUNCH_OUTCOME_CANCELLED, &prediction), ==, -1);
+  g_assert_cmpuint (punch_node_get_counter (f->friend, "predictions.held"), ==, 1);
+  g_assert_cmpuint (punch_node_get_counter (f->friend, "predictions.failed"), ==, 0);
+  /* Each start says what we expect; each counted end whether it held. */
+  g_assert_cmpuint (punch_timeline_count (punch_node_get_timeline (f->friend), "nat_prediction", NULL), ==, 3);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -665,5 +716,6 @@ main (int argc, char **argv)
   ADD ("/core/node/export", test_export);
   ADD ("/core/node/nat-summary", test_nat_summary);
   ADD ("/core/node/network-change-renews", test_network_change_renews);
+  ADD ("/core/node/punch-prediction", test_punch_prediction);
   return g_test_run ();
 }
