@@ -68,6 +68,16 @@ sync_relays (void)
     punch_node_remove_relay (app_state.node, g_ptr_array_index (remove, i));
 }
 
+static void
+sync_security (void)
+{
+  g_auto (GStrv) order = g_settings_get_strv (app_state.settings, "security");
+  g_autoptr (GError) error = NULL;
+
+  if (!punch_host_set_security_protocols (punch_node_get_host (app_state.node), (const char * const *) order, &error))
+    g_warning ("Ignoring the security protocols in the settings: %s", error->message);
+}
+
 static gboolean
 start_node (const char *identity, const char * const *listen, GError **error)
 {
@@ -98,7 +108,11 @@ start_node (const char *identity, const char * const *listen, GError **error)
         }
     }
   if (app_state.settings != NULL)
-    g_signal_connect (app_state.settings, "changed::relays", G_CALLBACK (sync_relays), NULL);
+    {
+      g_signal_connect (app_state.settings, "changed::relays", G_CALLBACK (sync_relays), NULL);
+      sync_security ();
+      g_signal_connect (app_state.settings, "changed::security", G_CALLBACK (sync_security), NULL);
+    }
   return TRUE;
 }
 

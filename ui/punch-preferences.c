@@ -182,6 +182,50 @@ on_export_clicked (GtkButton *button, GtkWindow *window)
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
 }
 
+/* The security orders a person can pick, as the settings store them. */
+static const struct
+{
+  const char *label;
+  const char *order[3];
+} security_choices[] = {
+  { N_("Noise, then TLS"), { "/noise", "/tls/1.0.0", NULL } },
+  { N_("TLS, then Noise"), { "/tls/1.0.0", "/noise", NULL } },
+  { N_("Noise only"), { "/noise", NULL, NULL } },
+  { N_("TLS only"), { "/tls/1.0.0", NULL, NULL } },
+};
+
+static void
+on_security_selected (AdwComboRow *row, GParamSpec *pspec, GSettings *settings)
+{
+  guint i = adw_combo_row_get_selected (row);
+
+  if (i < G_N_ELEMENTS (security_choices))
+    g_settings_set_strv (settings, "security", security_choices[i].order);
+}
+
+static GtkWidget *
+security_row_new (GSettings *settings)
+{
+  GtkWidget *row = adw_combo_row_new ();
+  g_autoptr (GtkStringList) labels = gtk_string_list_new (NULL);
+  g_auto (GStrv) current = settings ? g_settings_get_strv (settings, "security") : NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (security_choices); i++)
+    gtk_string_list_append (labels, _(security_choices[i].label));
+  adw_combo_row_set_model (ADW_COMBO_ROW (row), G_LIST_MODEL (labels));
+  if (current != NULL)
+    for (guint i = 0; i < G_N_ELEMENTS (security_choices); i++)
+      if (g_strv_equal ((const char * const *) current, security_choices[i].order))
+        adw_combo_row_set_selected (ADW_COMBO_ROW (row), i);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("Security protocols"));
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), _("What new connections offer, in order; incoming ones accept either"));
+  if (settings != NULL)
+    g_signal_connect_object (row, "notify::selected", G_CALLBACK (on_security_selected), settings, 0);
+  else
+    gtk_widget_set_sensitive (row, FALSE);
+  return row;
+}
+
 static void
 on_copy_id (GtkButton *button, const char *id)
 {
@@ -242,6 +286,7 @@ punch_preferences_new (GtkWindow *parent, PunchNode *node, GSettings *settings, 
     gtk_widget_set_sensitive (spin, FALSE);
   adw_action_row_add_suffix (ADW_ACTION_ROW (port_row), spin);
   adw_preferences_group_add (ADW_PREFERENCES_GROUP (network), port_row);
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (network), security_row_new (settings));
   adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (network));
 
   adw_preferences_group_set_title (ADW_PREFERENCES_GROUP (identity), _("Identity"));

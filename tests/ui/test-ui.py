@@ -268,6 +268,8 @@ def main():
                     "preferences", "[]", "{}"], env=env, timeout=10, stdout=subprocess.DEVNULL)
     text = wait_dump(env, tmp, None, lambda t: "Reset identity" in t and "Listen port" in t, 10, "preferences")
     check(text is not None, "preferences show relays, listen port and identity")
+    check(text is not None and "Security protocols" in text and "Noise, then TLS" in text,
+          "preferences show the security order, Noise then TLS by default")
     screenshot(env, "preferences" + suffix)
 
     run_app(env, "--quit")
