@@ -29,6 +29,8 @@ struct _PunchNode
   GHashTable           *known_relays;    /* relay peer ids seen in circuit addresses */
 
   char                 *reachability;
+  char                 *renew_reason;
+  guint                 renew_source;
   guint                 ping_interval_ms;
   guint                 ping_source;
   GCancellable         *cancellable;
@@ -722,19 +724,37 @@ on_relay_addrs_changed (PunchRelayClient *client, gpointer user_data)
   update_addrs (self);
 }
 
+/* Interface changes come in bursts (an address, then routes): reserve
+ * again once the network has been quiet this long. */
+#define RENEW_SETTLE_MS 1000
+
+static gboolean
+renew_cb (gpointer user_data)
+{
+  PunchNode *self = user_data;
+
+  self->renew_source = 0;
+  /* Our connections to relays may ride a NAT mapping that is gone, and the
+   * relayed addresses we advertise with them. */
+  punch_relay_client_renew (self->relay_client, self->renew_reason);
+  update_addrs (self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_network_changed (PunchAutonatService *autonat, const char *what, gpointer user_data)
 {
   PunchNode *self = user_data;
-  g_autofree char *reason = g_strdup_printf ("network changed (%s)", what ? what : "?");
 
   if (self->closed)
     return;
   count (self, "network.changes");
   add_event (self, NULL, "network", NULL, NULL, "changed", what);
-  /* Our connections to relays may ride a NAT mapping that is gone, and the
-   * relayed addresses we advertise with them. */
-  punch_relay_client_renew (self->relay_client, reason);
+  g_free (self->renew_reason);
+  self->renew_reason = g_strdup_printf ("network changed (%s)", what ? what : "?");
+  g_clear_handle_id (&self->renew_source, g_source_remove);
+  self->renew_source = g_timeout_add (RENEW_SETTLE_MS, renew_cb, self);
+  g_source_set_name_by_id (self->renew_source, "[punchline] renew reservations");
   update_addrs (self);
   g_signal_emit (self, signals[NETWORK_CHANGED], 0, what);
 }
@@ -1274,6 +1294,7 @@ punch_node_finalize (GObject *object)
   g_clear_pointer (&self->known_relays, g_hash_table_unref);
   g_free (self->peer_id);
   g_free (self->reachability);
+  g_free (self->renew_reason);
   G_OBJECT_CLASS (punch_node_parent_class)->finalize (object);
 }
 
@@ -1470,6 +1491,7 @@ punch_node_close (PunchNode *self)
     return;
   self->closed = TRUE;
   g_clear_handle_id (&self->ping_source, g_source_remove);
+  g_clear_handle_id (&self->renew_source, g_source_remove);
   /* No more probes or network watching once we are done. */
   if (self->autonat != NULL)
     g_object_set (self->autonat, "client-enabled", FALSE, NULL);
