@@ -685,6 +685,58 @@ test_js_listener_c_relay (Fixture *f, gconstpointer data)
   CHECK (f, status == 0, "C relay exit status %d", status);
 }
 
+/* Ours end to end, and the events the NAT lab reads: reservation
+ * transitions, reserved, circuit, and a holepunch per side (on loopback
+ * there is no public address, so each ends failed with a reason). */
+static void
+test_c_only (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *relay_addr = NULL;
+  g_autofree char *addr = NULL;
+  Child *relay, *listener, *dialer;
+  JsonObject *o;
+  int status;
+
+  if (!f->ready)
+    return;
+  relay = start_relay (f, PEER_C, "relay.key", &relay_addr, &error, NULL, NULL, NULL, NULL);
+  CHECK_NO_ERROR (f, error);
+  o = wait_event (relay, "relay", NULL, NULL, EVENT_TIMEOUT_S, &error);
+  CHECK_NO_ERROR (f, error);
+  CHECK (f, get_int (o, "reservation_ttl") == 3600 && get_int (o, "max_reservations") == 128,
+         "relay settings: go's defaults");
+  listener = start_relayed_listener (f, PEER_C, relay_addr, &addr, &error);
+  CHECK_NO_ERROR (f, error);
+  CHECK (f, find_event (listener, "reservation", "state", "reserving", 0) != NULL, "reserving before reserved");
+  o = find_event (listener, "reserved", NULL, NULL, 0);
+  CHECK (f, g_strcmp0 (get_str (o, "voucher"), "valid") == 0 && get_int (o, "expires_in") > 3500,
+         "our voucher checks out, one hour");
+
+  dialer = spawn (f, PEER_C, "dialer", "dialer.key", "--timeout", "30", "dial", addr, "--ping", "3", "--hold", "3", NULL);
+  status = run_to_end (dialer, COMMAND_TIMEOUT_S, &error);
+  CHECK_NO_ERROR (f, error);
+  CHECK (f, status == 0 && c_dial_ok (dialer, 3), "C → C relay → C");
+  o = find_event (dialer, "holepunch", "role", "A", 0);
+  CHECK (f, o != NULL && json_object_has_member (o, "state") && json_object_has_member (o, "attempt")
+            && json_object_has_member (o, "rtt_ms") && json_object_has_member (o, "outcome")
+            && json_object_has_member (o, "error"), "a holepunch event as documented on the dialer");
+
+  wait_relayed (listener, "open", &error);
+  CHECK_NO_ERROR (f, error);
+  o = wait_event (listener, "holepunch", "state", "failed", EVENT_TIMEOUT_S, &error);
+  CHECK_NO_ERROR (f, error);
+  CHECK (f, g_strcmp0 (get_str (o, "role"), "B") == 0 && get_str (o, "error") != NULL
+            && g_strcmp0 (get_str (o, "outcome"), "unknown") != 0, "the listener's punch ended with a reason");
+  o = wait_event (relay, "circuit", "state", "closed", EVENT_TIMEOUT_S, &error);
+  CHECK_NO_ERROR (f, error);
+  CHECK (f, get_int (o, "bytes_to_dst") > 0 && get_int (o, "bytes_to_src") > 0, "byte counts");
+  status = stop_child (listener, SIGTERM);
+  CHECK (f, status == 0, "listener exit status %d", status);
+  status = stop_child (relay, SIGTERM);
+  CHECK (f, status == 0, "relay exit status %d", status);
+}
+
 static void
 test_c_dialer_js_relay (Fixture *f, gconstpointer data)
 {
@@ -857,6 +909,7 @@ main (int argc, char **argv)
   ADD ("/interop/relay/c-listener/js-relay", test_c_listener_js_relay);
   ADD ("/interop/relay/js-listener/c-relay", test_js_listener_c_relay);
   ADD ("/interop/relay/c-dialer/js-relay", test_c_dialer_js_relay);
+  ADD ("/interop/relay/c-only", test_c_only);
   ADD ("/interop/relay/limit/data", test_limit_data);
   ADD ("/interop/relay/limit/duration", test_limit_duration);
 #undef ADD
