@@ -38,6 +38,13 @@ void               punch_connection_set_relayed (PunchConnection *self, gboolean
  * strings shared with the host; referenced, not copied). */
 void               punch_connection_set_limited_allowlist (PunchConnection *self,
                                                            GHashTable      *allowed);
+/* The limit a relay set on a limited connection, and the relayed stream it
+ * runs over (to count what crossed the relay): a reset that matches the
+ * limit is reported as the limit, not as a bare reset. */
+void               punch_connection_set_relay_limit (PunchConnection *self,
+                                                     guint32          duration_s,
+                                                     guint64          data_bytes,
+                                                     GIOStream       *relayed_stream);
 gboolean           punch_connection_allows (PunchConnection *self,
                                             const char      *protocol);
 void               punch_connection_set_limited (PunchConnection *self, gboolean limited);

@@ -30,6 +30,9 @@ struct _PunchConnection
   PunchConnectionStreamFunc  stream_func;
   gpointer                   stream_func_data;
   GHashTable                *limited_allowlist;
+  guint32                    limit_duration;
+  guint64                    limit_data;
+  GIOStream                 *relayed_stream;
 };
 
 G_DEFINE_FINAL_TYPE (PunchConnection, punch_connection, G_TYPE_OBJECT)
@@ -112,6 +115,7 @@ punch_connection_finalize (GObject *object)
   g_clear_pointer (&self->opened_at, g_date_time_unref);
   g_clear_pointer (&self->closed_at, g_date_time_unref);
   g_clear_pointer (&self->limited_allowlist, g_hash_table_unref);
+  g_clear_object (&self->relayed_stream);
 
   G_OBJECT_CLASS (punch_connection_parent_class)->finalize (object);
 }
@@ -294,11 +298,44 @@ mark_closed (PunchConnection *self,
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0, error);
 }
 
+/* Which of the relay's limits a connection that just failed has reached,
+ * or NULL: a relay resets both ends without saying why (spec). */
+static char *
+relay_limit_reached (PunchConnection *self)
+{
+  gint64 elapsed_s = (g_get_real_time () - g_date_time_to_unix (self->opened_at) * G_USEC_PER_SEC) / G_USEC_PER_SEC;
+  guint64 sent = 0, received = 0;
+
+  if (PUNCH_IS_YAMUX_STREAM (self->relayed_stream))
+    {
+      sent = punch_yamux_stream_get_bytes_sent (PUNCH_YAMUX_STREAM (self->relayed_stream));
+      received = punch_yamux_stream_get_bytes_received (PUNCH_YAMUX_STREAM (self->relayed_stream));
+    }
+  if (self->limit_data > 0 && (sent >= self->limit_data || received >= self->limit_data))
+    return g_strdup_printf ("the relay's data limit of %" G_GUINT64_FORMAT " bytes per direction was reached "
+                            "(%" G_GUINT64_FORMAT " sent, %" G_GUINT64_FORMAT " received)",
+                            self->limit_data, sent, received);
+  /* The relay's clock started a little before ours. */
+  if (self->limit_duration > 0 && elapsed_s + 1 >= self->limit_duration)
+    return g_strdup_printf ("the relay's duration limit of %u s was reached", self->limit_duration);
+  return NULL;
+}
+
 static void
 on_session_closed (PunchYamuxSession *session,
                    const GError      *error,
                    PunchConnection   *self)
 {
+  g_autofree char *limit = NULL;
+
+  if (error != NULL && self->limited && self->state == PUNCH_CONNECTION_STATE_OPEN
+      && (limit = relay_limit_reached (self)) != NULL)
+    {
+      g_autoptr(GError) reason = g_error_new (PUNCH_ERROR, PUNCH_ERROR_LIMIT, "%s: %s", limit, error->message);
+
+      mark_closed (self, reason);
+      return;
+    }
   mark_closed (self, error);
 }
 
@@ -847,4 +884,17 @@ punch_connection_allows (PunchConnection *self,
 
   return !self->limited
          || (self->limited_allowlist != NULL && g_hash_table_contains (self->limited_allowlist, protocol));
+}
+
+void
+punch_connection_set_relay_limit (PunchConnection *self,
+                                  guint32          duration_s,
+                                  guint64          data_bytes,
+                                  GIOStream       *relayed_stream)
+{
+  g_return_if_fail (PUNCH_IS_CONNECTION (self));
+
+  self->limit_duration = duration_s;
+  self->limit_data = data_bytes;
+  g_set_object (&self->relayed_stream, relayed_stream);
 }

@@ -500,6 +500,8 @@ typedef struct
   GIOStream        *stream;
   PunchPeerId      *src;
   gboolean          limited;
+  guint32           limit_duration;
+  guint64           limit_data;
 } StopOp;
 
 static void
@@ -554,6 +556,8 @@ stop_upgraded (GObject *source, GAsyncResult *result, gpointer user_data)
   conn = punch_host_adopt_connection (op->client->host, upgrade,
                                       punch_connection_get_local_addr (op->relay_conn), remote,
                                       PUNCH_DIRECTION_INBOUND, TRUE, op->limited);
+  if (op->limited)
+    punch_connection_set_relay_limit (conn, op->limit_duration, op->limit_data, op->stream);
   g_debug ("accepted relayed connection %u from %s", punch_connection_get_id (conn),
            punch_peer_id_to_string (upgrade->peer_id));
   stop_op_free (op);
@@ -637,9 +641,9 @@ stop_read_done (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
 
-  op->limited = msg->limit != NULL
-                && ((msg->limit->has_duration && msg->limit->duration > 0)
-                    || (msg->limit->has_data && msg->limit->data > 0));
+  op->limit_duration = msg->limit && msg->limit->has_duration ? msg->limit->duration : 0;
+  op->limit_data = msg->limit && msg->limit->has_data ? msg->limit->data : 0;
+  op->limited = op->limit_duration > 0 || op->limit_data > 0;
   stop_reply (op, CIRCUIT__PB__STATUS__OK);
 }
 
@@ -669,6 +673,8 @@ typedef struct
   PunchConnection *relay_conn;
   GIOStream       *stream;
   gboolean         limited;
+  guint32          limit_duration;
+  guint64          limit_data;
 } DialOp;
 
 static void
@@ -702,6 +708,8 @@ dial_upgraded (GObject *source, GAsyncResult *result, gpointer user_data)
   remote = circuit_addr (op->relay_conn, op->dest);
   conn = punch_host_adopt_connection (self->host, upgrade, punch_connection_get_local_addr (op->relay_conn),
                                       remote, PUNCH_DIRECTION_OUTBOUND, TRUE, op->limited);
+  if (op->limited)
+    punch_connection_set_relay_limit (conn, op->limit_duration, op->limit_data, op->stream);
   g_task_return_pointer (task, g_object_ref (conn), g_object_unref);
 }
 
@@ -737,9 +745,9 @@ dial_status_read (GObject *source, GAsyncResult *result, gpointer user_data)
       g_task_return_error (task, error);
       return;
     }
-  op->limited = msg->limit != NULL
-                && ((msg->limit->has_duration && msg->limit->duration > 0)
-                    || (msg->limit->has_data && msg->limit->data > 0));
+  op->limit_duration = msg->limit && msg->limit->has_duration ? msg->limit->duration : 0;
+  op->limit_data = msg->limit && msg->limit->has_data ? msg->limit->data : 0;
+  op->limited = op->limit_duration > 0 || op->limit_data > 0;
   /* We sent CONNECT, so we are the security initiator. */
   punch_upgrader_upgrade_full_async (op->stream, TRUE, punch_host_get_private_key (self->host), op->dest,
                                      punch_host_get_security_protocols (self->host), cancellable, dial_upgraded,

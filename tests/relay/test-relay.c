@@ -334,8 +334,20 @@ on_circuit_event (PunchRelayService *service, PunchRelayCircuit *circuit, const 
 }
 
 static void
+on_connection_closed_reason (PunchConnection *conn, GError *error, gpointer user_data)
+{
+  char **out = user_data;
+
+  g_free (*out);
+  *out = g_strdup (error ? error->message : "clean");
+}
+
+static void
 test_data_limit (Fixture *f, gconstpointer data)
 {
+  g_autofree char *a_reason = NULL;
+  g_autofree char *b_reason = NULL;
+  PunchConnection *inbound;
   g_autoptr (GError) error = NULL;
   g_autoptr (PunchMultiaddr) addr = NULL;
   g_autoptr (PunchConnection) conn = NULL;
@@ -353,15 +365,53 @@ test_data_limit (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_true (punch_connection_get_limited (conn));
 
-  /* More than the limit: the relay resets the circuit and both ends see it. */
+  g_signal_connect (conn, "closed", G_CALLBACK (on_connection_closed_reason), &a_reason);
+  WAIT_UNTIL ((inbound = punch_host_get_connection (f->b, punch_host_get_peer_id (f->a))) != NULL);
+  g_signal_connect (inbound, "closed", G_CALLBACK (on_connection_closed_reason), &b_reason);
+
+  /* More than the limit: the relay resets the circuit and both ends see it,
+   * with the reason. */
   g_assert_false (echo_roundtrip (conn, 1024 * 1024, &error));
   g_assert_nonnull (error);
   WAIT_UNTIL (punch_connection_get_state (conn) == PUNCH_CONNECTION_STATE_CLOSED);
+  WAIT_UNTIL (a_reason != NULL && b_reason != NULL);
+  g_test_message ("dialer: %s; listener: %s", a_reason, b_reason);
+  g_assert_nonnull (strstr (a_reason, "data limit of 65536 bytes"));
+  g_assert_nonnull (strstr (b_reason, "data limit of 65536 bytes"));
   WAIT_UNTIL (reason != NULL);
   g_test_message ("circuit closed: %s", reason);
   g_assert_nonnull (strstr (reason, "data limit of 65536 bytes"));
   g_assert_cmpuint (punch_relay_service_get_n_circuits (f->service), ==, 0);
   g_signal_handlers_disconnect_by_data (f->service, &reason);
+}
+
+static void
+test_duration_limit (Fixture *f, gconstpointer data)
+{
+  g_autofree char *a_reason = NULL;
+  g_autofree char *b_reason = NULL;
+  g_autofree char *relay_reason = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchMultiaddr) addr = NULL;
+  g_autoptr (PunchConnection) conn = NULL;
+  PunchConnection *inbound;
+
+  g_object_set (f->service, "limit-duration", 2, "limit-data", (guint64) 0, NULL);
+  g_signal_connect (f->service, "circuit", G_CALLBACK (on_circuit_event), &relay_reason);
+  reserve_b (f);
+  addr = b_relayed_addr (f);
+  conn = dial_through_relay (f, addr, &error);
+  g_assert_no_error (error);
+  g_signal_connect (conn, "closed", G_CALLBACK (on_connection_closed_reason), &a_reason);
+  WAIT_UNTIL ((inbound = punch_host_get_connection (f->b, punch_host_get_peer_id (f->a))) != NULL);
+  g_signal_connect (inbound, "closed", G_CALLBACK (on_connection_closed_reason), &b_reason);
+
+  WAIT_UNTIL (a_reason != NULL && b_reason != NULL && relay_reason != NULL);
+  g_test_message ("relay: %s; dialer: %s; listener: %s", relay_reason, a_reason, b_reason);
+  g_assert_nonnull (strstr (relay_reason, "duration limit of 2 s"));
+  g_assert_nonnull (strstr (a_reason, "duration limit of 2 s"));
+  g_assert_nonnull (strstr (b_reason, "duration limit of 2 s"));
+  g_signal_handlers_disconnect_by_data (f->service, &relay_reason);
 }
 
 static void
@@ -643,6 +693,7 @@ main (int argc, char **argv)
   ADD ("/core/relay/refresh", test_refresh);
   ADD ("/core/relay/relayed-dial", test_relayed_dial);
   ADD ("/core/relay/data-limit", test_data_limit);
+  ADD ("/core/relay/duration-limit", test_duration_limit);
   ADD ("/core/relay/limited-refuses-app-streams", test_limited_refuses_app_streams);
   ADD ("/core/relay/no-reservation", test_no_reservation);
   g_test_add ("/core/relay/ciphertext-only/noise", Fixture, "/noise", fixture_setup, test_relay_sees_ciphertext,
