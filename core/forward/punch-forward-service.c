@@ -82,6 +82,7 @@ typedef struct
   guint64              bytes_in;
   guint                pumps;
   gboolean             finished;
+  gboolean             aborted;     /* reset both ends, not a clean close */
   GError              *error;
   const char          *outcome;
 } Fwd;
@@ -189,7 +190,7 @@ fwd_finish (Fwd *fwd)
   g_assert (!fwd->finished);
   fwd->finished = TRUE;
   g_clear_handle_id (&fwd->timeout_id, g_source_remove);
-  if (fwd->error != NULL)
+  if (fwd->aborted)
     {
       abort_stream (fwd->stream);
       abort_local (fwd->local);
@@ -237,6 +238,7 @@ fwd_fail (Fwd        *fwd,
     }
   else
     g_error_free (error);
+  fwd->aborted = TRUE;
   g_cancellable_cancel (fwd->cancellable);
 }
 

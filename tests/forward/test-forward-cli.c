@@ -1,0 +1,494 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * punchline-cli (PUNCH_CLI) as a user runs it: `listen --expose --allow` and
+ * `forward … --local 127.0.0.1:0` as subprocesses, a TCP echo target and a
+ * TCP client in this process.
+ */
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <signal.h>
+#include <sys/prctl.h>
+
+#include "../protocols/protocols-test-util.h"
+
+#define EVENT_TIMEOUT_S 20
+#define CHUNK 65536
+
+typedef struct
+{
+  const char     *cli;
+  char           *dir;
+  GSocketService *echo;
+  char           *echo_addr;
+  guint           echo_accepted;
+} Fixture;
+
+/* --- an echo target ----------------------------------------------------- */
+
+typedef struct
+{
+  GSocketConnection *conn;
+  guint8             buf[CHUNK];
+} Echo;
+
+static void echo_read (Echo *e);
+
+static void
+echo_free (Echo *e)
+{
+  g_io_stream_close (G_IO_STREAM (e->conn), NULL, NULL);
+  g_object_unref (e->conn);
+  g_free (e);
+}
+
+static void
+on_echo_written (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL))
+    echo_free (user_data);
+  else
+    echo_read (user_data);
+}
+
+static void
+on_echo_read (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Echo *e = user_data;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
+
+  if (n <= 0)
+    {
+      echo_free (e);
+      return;
+    }
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (e->conn)), e->buf, n,
+                                   G_PRIORITY_DEFAULT, NULL, on_echo_written, e);
+}
+
+static void
+echo_read (Echo *e)
+{
+  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (e->conn)), e->buf, CHUNK,
+                             G_PRIORITY_DEFAULT, NULL, on_echo_read, e);
+}
+
+static gboolean
+on_echo_incoming (GSocketService    *service,
+                  GSocketConnection *conn,
+                  GObject           *source,
+                  gpointer           user_data)
+{
+  Fixture *f = user_data;
+  Echo *e = g_new0 (Echo, 1);
+
+  f->echo_accepted++;
+  e->conn = g_object_ref (conn);
+  echo_read (e);
+  return TRUE;
+}
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketAddress) addr = g_inet_socket_address_new_from_string ("127.0.0.1", 0);
+  g_autoptr (GSocketAddress) effective = NULL;
+
+  f->cli = g_getenv ("PUNCH_CLI");
+  f->dir = g_dir_make_tmp ("punch-forward-cli-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->echo = g_socket_service_new ();
+  g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (f->echo), addr, G_SOCKET_TYPE_STREAM,
+                                                G_SOCKET_PROTOCOL_TCP, NULL, &effective, &error));
+  g_assert_no_error (error);
+  g_signal_connect (f->echo, "incoming", G_CALLBACK (on_echo_incoming), f);
+  f->echo_addr = g_strdup_printf ("127.0.0.1:%u",
+                                  g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective)));
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr (GDir) dir = g_dir_open (f->dir, 0, NULL);
+  const char *name;
+
+  g_socket_service_stop (f->echo);
+  g_socket_listener_close (G_SOCKET_LISTENER (f->echo));
+  g_signal_handlers_disconnect_by_data (f->echo, f);
+  g_clear_object (&f->echo);
+  g_free (f->echo_addr);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (f->dir, name, NULL);
+
+      g_unlink (path);
+    }
+  g_rmdir (f->dir);
+  g_free (f->dir);
+}
+
+/* --- subprocesses --------------------------------------------------------- */
+
+typedef struct
+{
+  GSubprocess      *proc;
+  GDataInputStream *out;
+  GPtrArray        *events;
+  gboolean          reading;
+  gboolean          eof;
+  gboolean          waited;
+} Proc;
+
+static JsonObject *
+parse_event (const char *line)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+
+  if (!json_parser_load_from_data (parser, line, -1, &error))
+    g_error ("stdout line is not JSON (%s): %s", error->message, line);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
+  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+}
+
+static void
+on_line (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Proc *p = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *line = NULL;
+
+  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL, &error);
+  g_assert_no_error (error);
+  p->reading = FALSE;
+  if (line == NULL)
+    p->eof = TRUE;
+  else
+    {
+      g_test_message ("event: %s", line);
+      g_ptr_array_add (p->events, parse_event (line));
+    }
+}
+
+static JsonObject *
+find_event (Proc       *p,
+            const char *name,
+            guint       nth)
+{
+  for (guint i = 0; i < p->events->len; i++)
+    {
+      JsonObject *e = g_ptr_array_index (p->events, i);
+
+      if (g_strcmp0 (json_object_get_string_member (e, "event"), name) == 0 && nth-- == 0)
+        return e;
+    }
+  return NULL;
+}
+
+static JsonObject *
+proc_wait_event (Proc       *p,
+                 const char *name,
+                 guint       nth)
+{
+  JsonObject *event;
+
+  while ((event = find_event (p, name, nth)) == NULL)
+    {
+      if (p->eof)
+        g_error ("process ended without a %s event", name);
+      p->reading = TRUE;
+      g_data_input_stream_read_line_async (p->out, G_PRIORITY_DEFAULT, NULL, on_line, p);
+      PTEST_WAIT_SECONDS (!p->reading, EVENT_TIMEOUT_S);
+    }
+  return event;
+}
+
+/* A failed test aborts: its children must not outlive it. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static Proc *
+proc_start (Fixture *f,
+            ...) G_GNUC_NULL_TERMINATED;
+
+static Proc *
+proc_start (Fixture *f,
+            ...)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *cmdline = NULL;
+  Proc *p = g_new0 (Proc, 1);
+  const char *arg;
+  va_list args;
+
+  g_ptr_array_add (argv, g_strdup (f->cli));
+  g_ptr_array_add (argv, g_strdup ("--json"));
+  va_start (args, f);
+  while ((arg = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, g_strdup (arg));
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+  cmdline = g_strjoinv (" ", (char **) argv->pdata);
+  g_test_message ("running: %s", cmdline);
+  {
+    g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+
+    g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+    p->proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  }
+  g_assert_no_error (error);
+  p->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (p->proc));
+  p->events = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  return p;
+}
+
+/* SIGINT: the command closes cleanly with status 0; reads the rest. */
+static void
+proc_interrupt (Proc *p)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_subprocess_send_signal (p->proc, SIGINT);
+  while (!p->eof)
+    {
+      p->reading = TRUE;
+      g_data_input_stream_read_line_async (p->out, G_PRIORITY_DEFAULT, NULL, on_line, p);
+      PTEST_WAIT_SECONDS (!p->reading, EVENT_TIMEOUT_S);
+    }
+  g_subprocess_wait_async (p->proc, NULL, ptest_store_result, &result);
+  PTEST_WAIT_SECONDS (result != NULL, EVENT_TIMEOUT_S);
+  g_assert_true (g_subprocess_wait_finish (p->proc, result, &error));
+  p->waited = TRUE;
+  g_assert_true (g_subprocess_get_if_exited (p->proc));
+  g_assert_cmpint (g_subprocess_get_exit_status (p->proc), ==, 0);
+}
+
+static void
+proc_free (Proc *p)
+{
+  if (!p->waited)
+    {
+      g_autoptr (GAsyncResult) result = NULL;
+
+      g_subprocess_force_exit (p->proc);
+      g_subprocess_wait_async (p->proc, NULL, ptest_store_result, &result);
+      PTEST_WAIT_SECONDS (result != NULL, EVENT_TIMEOUT_S);
+    }
+  g_clear_object (&p->out);
+  g_clear_object (&p->proc);
+  g_clear_pointer (&p->events, g_ptr_array_unref);
+  g_free (p);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Proc, proc_free)
+
+static char *
+peer_id_of (Fixture    *f,
+            const char *key)
+{
+  g_autoptr (Proc) p = proc_start (f, "--identity", key, "id", NULL);
+  JsonObject *id = proc_wait_event (p, "id", 0);
+
+  return g_strdup (json_object_get_string_member (id, "peer_id"));
+}
+
+/* Connects to @local, sends @size bytes, half-closes and reads to EOF. */
+static GByteArray *
+exchange (const char *local,
+          gsize       size)
+{
+  g_autoptr (GSocketClient) sc = g_socket_client_new ();
+  g_autoptr (GSocketConnection) conn = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree guint8 *data = g_malloc (size);
+  GByteArray *received = g_byte_array_new ();
+  guint8 buf[CHUNK];
+  gsize written = 0;
+  gboolean eof = FALSE;
+  GSocket *sock;
+
+  for (gsize i = 0; i < size; i++)
+    data[i] = (guint8) (i * 7 + (i >> 11));
+  g_socket_client_connect_to_host_async (sc, local, 0, NULL, ptest_store_result, &result);
+  PTEST_WAIT (result != NULL);
+  conn = g_socket_client_connect_to_host_finish (sc, result, &error);
+  g_assert_no_error (error);
+  sock = g_socket_connection_get_socket (conn);
+  g_socket_set_blocking (sock, FALSE);
+  /* Interleaved non-blocking writes and reads, so that neither side's
+   * buffers fill up while the other waits. */
+  {
+    gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+    while (!eof)
+      {
+        gssize n;
+
+        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        if (written < size)
+          {
+            n = g_socket_send (sock, (const char *) data + written, MIN (CHUNK, size - written), NULL, NULL);
+            if (n > 0)
+              {
+                written += n;
+                if (written == size)
+                  g_assert_true (g_socket_shutdown (sock, FALSE, TRUE, NULL));
+              }
+          }
+        n = g_socket_receive (sock, (char *) buf, sizeof buf, NULL, &error);
+        if (n > 0)
+          g_byte_array_append (received, buf, n);
+        else if (n == 0)
+          eof = TRUE;
+        else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+          {
+            g_clear_error (&error);
+            g_main_context_iteration (NULL, FALSE);
+            g_usleep (200);
+          }
+        else
+          g_error ("receive: %s", error->message);
+      }
+  }
+  if (size > 0 && received->len == size)
+    g_assert_cmpmem (received->data, received->len, data, size);
+  return received;
+}
+
+static void
+test_forward_cli (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autofree char *a_key = g_build_filename (f->dir, "a.key", NULL);
+  g_autofree char *b_key = g_build_filename (f->dir, "b.key", NULL);
+  g_autofree char *c_key = g_build_filename (f->dir, "c.key", NULL);
+  g_autofree char *b_id = NULL;
+  g_autofree char *c_id = NULL;
+  g_autofree char *expose = NULL;
+  g_autofree char *addr = NULL;
+  g_autofree char *local = NULL;
+  g_autoptr (Proc) a = NULL;
+  g_autoptr (Proc) b = NULL;
+  g_autoptr (Proc) c = NULL;
+  g_autoptr (GByteArray) echoed = NULL;
+  g_autoptr (GByteArray) refused = NULL;
+  JsonObject *event;
+  const gsize size = 1024 * 1024;
+
+  if (f->cli == NULL)
+    {
+      g_test_skip ("PUNCH_CLI is not set (run with meson test)");
+      return;
+    }
+  b_id = peer_id_of (f, b_key);
+  c_id = peer_id_of (f, c_key);
+  expose = g_strdup_printf ("echo=%s", f->echo_addr);
+  a = proc_start (f, "--identity", a_key, "listen", "--listen", "/ip4/127.0.0.1/tcp/0",
+                  "--expose", expose, "--allow", b_id, NULL);
+  event = proc_wait_event (a, "listening", 0);
+  addr = g_strdup (json_array_get_string_element (json_object_get_array_member (event, "addrs"), 0));
+  event = proc_wait_event (a, "expose", 0);
+  g_assert_cmpstr (json_object_get_string_member (event, "service"), ==, "echo");
+  g_assert_cmpstr (json_object_get_string_member (event, "target"), ==, f->echo_addr);
+  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (event, "allowed"), 0), ==, b_id);
+
+  /* The allowed peer: bytes make the round trip. */
+  b = proc_start (f, "--identity", b_key, "forward", addr, "echo", "--local", "127.0.0.1:0", NULL);
+  event = proc_wait_event (b, "forwarding", 0);
+  local = g_strdup (json_object_get_string_member (event, "local"));
+  g_assert_true (g_str_has_prefix (local, "127.0.0.1:"));
+  g_assert_cmpstr (local, !=, "127.0.0.1:0");
+  echoed = exchange (local, size);
+  g_assert_cmpuint (echoed->len, ==, size);
+  event = proc_wait_event (b, "forward", 0);
+  g_assert_cmpstr (json_object_get_string_member (event, "outcome"), ==, "ok");
+  g_assert_cmpstr (json_object_get_string_member (event, "direction"), ==, "outbound");
+  g_assert_cmpint (json_object_get_int_member (event, "bytes_out"), ==, size);
+  g_assert_cmpint (json_object_get_int_member (event, "bytes_in"), ==, size);
+  event = proc_wait_event (a, "forward", 0);
+  g_assert_cmpstr (json_object_get_string_member (event, "outcome"), ==, "ok");
+  g_assert_cmpstr (json_object_get_string_member (event, "peer_id"), ==, b_id);
+  g_assert_cmpuint (f->echo_accepted, ==, 1);
+  proc_interrupt (b);
+
+  /* A peer not on the allow list: refused on both sides, nothing reaches the target. */
+  c = proc_start (f, "--identity", c_key, "forward", addr, "echo", NULL);
+  event = proc_wait_event (c, "forwarding", 0);
+  g_free (local);
+  local = g_strdup (json_object_get_string_member (event, "local"));
+  refused = exchange (local, 0);
+  g_assert_cmpuint (refused->len, ==, 0);
+  event = proc_wait_event (c, "forward", 0);
+  g_assert_cmpstr (json_object_get_string_member (event, "outcome"), ==, "not-allowed");
+  event = proc_wait_event (a, "forward", 1);
+  g_assert_cmpstr (json_object_get_string_member (event, "outcome"), ==, "not-allowed");
+  g_assert_cmpstr (json_object_get_string_member (event, "peer_id"), ==, c_id);
+  g_assert_cmpuint (f->echo_accepted, ==, 1);
+  proc_interrupt (c);
+  proc_interrupt (a);
+}
+
+static void
+test_forward_cli_usage (Fixture       *f,
+                        gconstpointer  data)
+{
+  static const char *cases[][6] = {
+    { "listen", "--expose", "noequals", NULL },
+    { "listen", "--expose", "bad name=127.0.0.1:1", NULL },
+    { "listen", "--expose", "x=127.0.0.1", NULL },
+    { "listen", "--expose", "x=127.0.0.1:1", "--allow", "not-a-peer", NULL },
+    { "forward", "/ip4/127.0.0.1/tcp/1", NULL },
+    { "forward", "/ip4/127.0.0.1/tcp/1", "bad/name", NULL },
+  };
+
+  if (f->cli == NULL)
+    {
+      g_test_skip ("PUNCH_CLI is not set (run with meson test)");
+      return;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+      g_autoptr (GSubprocess) proc = NULL;
+      g_autoptr (GAsyncResult) result = NULL;
+      g_autoptr (GError) error = NULL;
+
+      g_ptr_array_add (argv, (gpointer) f->cli);
+      for (guint j = 0; j < G_N_ELEMENTS (cases[i]) && cases[i][j] != NULL; j++)
+        g_ptr_array_add (argv, (gpointer) cases[i][j]);
+      g_ptr_array_add (argv, NULL);
+      proc = g_subprocess_newv ((const char * const *) argv->pdata,
+                                G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+      g_assert_no_error (error);
+      g_subprocess_wait_async (proc, NULL, ptest_store_result, &result);
+      PTEST_WAIT_SECONDS (result != NULL, EVENT_TIMEOUT_S);
+      g_assert_true (g_subprocess_get_if_exited (proc));
+      if (g_subprocess_get_exit_status (proc) != 2)
+        g_error ("case %u (%s %s): status %d, expected 2", i, cases[i][0], cases[i][1],
+                 g_subprocess_get_exit_status (proc));
+    }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/core/forward-cli/usage", Fixture, NULL, fixture_setup, test_forward_cli_usage, fixture_teardown);
+  g_test_add ("/core/forward-cli/expose-and-forward", Fixture, NULL, fixture_setup, test_forward_cli, fixture_teardown);
+  return g_test_run ();
+}
