@@ -15,7 +15,7 @@ G_DECLARE_FINAL_TYPE (PunchNoiseOutputStream, punch_noise_output_stream, PUNCH, 
 
 /* Most plaintext one write accepts: four full frames, sent with one write
  * to the base stream. */
-#define PUNCH_NOISE_MAX_WRITE (4 * PUNCH_NOISE_MAX_PLAINTEXT)
+#define PUNCH_NOISE_MAX_WRITE (16 * PUNCH_NOISE_MAX_PLAINTEXT)
 
 /* Takes ownership of @cipher. */
 PunchNoiseOutputStream *punch_noise_output_stream_new (GOutputStream    *base,
