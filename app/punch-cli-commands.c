@@ -134,6 +134,29 @@ usage_error (GOptionContext *context,
   return PUNCH_CLI_EXIT_USAGE;
 }
 
+/* Parses every string of @texts (may be NULL) into @out. On a bad one,
+ * returns FALSE with @message naming it and why. */
+static gboolean
+parse_multiaddrs (const char * const *texts,
+                  const char         *what,
+                  GPtrArray          *out,
+                  char              **message)
+{
+  for (guint i = 0; texts != NULL && texts[i] != NULL; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      PunchMultiaddr *addr = punch_multiaddr_new_from_string (texts[i], &error);
+
+      if (addr == NULL)
+        {
+          *message = g_strdup_printf ("Bad %s “%s”: %s", what, texts[i], error->message);
+          return FALSE;
+        }
+      g_ptr_array_add (out, addr);
+    }
+  return TRUE;
+}
+
 /* Parses @argv and checks that exactly @n_positional arguments remain. */
 static gboolean
 parse_command_line (GOptionContext  *context,
@@ -805,6 +828,7 @@ punch_cli_command_listen (PunchCliOptions *options,
 {
   g_auto (GStrv) listen = NULL;
   g_auto (GStrv) relays = NULL;
+  g_autofree char *bad = NULL;
   g_auto (GStrv) allow_limited = NULL;
   g_auto (GStrv) expose = NULL;
   g_auto (GStrv) allow = NULL;
@@ -844,22 +868,9 @@ punch_cli_command_listen (PunchCliOptions *options,
     return status;
 
   texts = listen != NULL ? (const char * const *) listen : default_listen;
-  for (guint i = 0; texts[i] != NULL; i++)
-    {
-      PunchMultiaddr *addr = punch_multiaddr_new_from_string (texts[i], &error);
-
-      if (addr == NULL)
-        return usage_error (context, "Bad multiaddr “%s”: %s", texts[i], error->message);
-      g_ptr_array_add (addrs, addr);
-    }
-  for (guint i = 0; relays != NULL && relays[i] != NULL; i++)
-    {
-      PunchMultiaddr *addr = punch_multiaddr_new_from_string (relays[i], &error);
-
-      if (addr == NULL)
-        return usage_error (context, "Bad relay multiaddr “%s”: %s", relays[i], error->message);
-      g_ptr_array_add (relay_addrs, addr);
-    }
+  if (!parse_multiaddrs (texts, "multiaddr", addrs, &bad)
+      || !parse_multiaddrs ((const char * const *) relays, "relay multiaddr", relay_addrs, &bad))
+    return usage_error (context, "%s", bad);
   if (!punch_cli_forward_check_args ((const char * const *) expose, (const char * const *) allow, &error))
     return usage_error (context, "%s", error->message);
 
@@ -1276,6 +1287,7 @@ punch_cli_command_relay (PunchCliOptions *options,
 {
   g_auto (GStrv) listen = NULL;
   g_auto (GStrv) announce = NULL;
+  g_autofree char *bad = NULL;
   g_autofree char *limit_data = NULL;
   int limit_duration = PUNCH_RELAY_DEFAULT_LIMIT_DURATION;
   int max_reservations = PUNCH_RELAY_DEFAULT_MAX_RESERVATIONS;
@@ -1326,22 +1338,9 @@ punch_cli_command_relay (PunchCliOptions *options,
     return usage_error (context, "--reservation-ttl must be at least 1");
 
   texts = listen != NULL ? (const char * const *) listen : default_listen;
-  for (guint i = 0; texts[i] != NULL; i++)
-    {
-      PunchMultiaddr *addr = punch_multiaddr_new_from_string (texts[i], &error);
-
-      if (addr == NULL)
-        return usage_error (context, "Bad multiaddr “%s”: %s", texts[i], error->message);
-      g_ptr_array_add (addrs, addr);
-    }
-  for (guint i = 0; announce != NULL && announce[i] != NULL; i++)
-    {
-      PunchMultiaddr *addr = punch_multiaddr_new_from_string (announce[i], &error);
-
-      if (addr == NULL)
-        return usage_error (context, "Bad multiaddr “%s”: %s", announce[i], error->message);
-      g_ptr_array_add (announce_addrs, addr);
-    }
+  if (!parse_multiaddrs (texts, "multiaddr", addrs, &bad)
+      || !parse_multiaddrs ((const char * const *) announce, "multiaddr", announce_addrs, &bad))
+    return usage_error (context, "%s", bad);
 
   cli_init (&cli, options);
   cli.listening = TRUE;
