@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "punch-noise-stream.h"
+#include "punch-secure-stream-private.h"
 
 #include <string.h>
 
@@ -48,19 +49,6 @@ punch_noise_stream_get_output_stream (GIOStream *stream)
   return G_OUTPUT_STREAM (PUNCH_NOISE_STREAM (stream)->output);
 }
 
-/* GIO's default would close the two halves first, which fails while one
- * has an operation pending (a muxer keeps a read outstanding). Halves that
- * are idle are marked closed, so later calls fail with G_IO_ERROR_CLOSED at
- * once; a pending one learns of the close from the base. */
-static void
-mark_halves_closed (PunchNoiseStream *self)
-{
-  if (self->input != NULL && !g_input_stream_has_pending (G_INPUT_STREAM (self->input)))
-    g_input_stream_close (G_INPUT_STREAM (self->input), NULL, NULL);
-  if (self->output != NULL && !g_output_stream_has_pending (G_OUTPUT_STREAM (self->output)))
-    g_output_stream_close (G_OUTPUT_STREAM (self->output), NULL, NULL);
-}
-
 static gboolean
 punch_noise_stream_close_fn (GIOStream    *stream,
                              GCancellable *cancellable,
@@ -68,7 +56,7 @@ punch_noise_stream_close_fn (GIOStream    *stream,
 {
   PunchNoiseStream *self = PUNCH_NOISE_STREAM (stream);
 
-  mark_halves_closed (self);
+  punch_secure_stream_close_idle_halves (G_INPUT_STREAM (self->input), G_OUTPUT_STREAM (self->output));
   return self->base == NULL || g_io_stream_close (self->base, cancellable, error);
 }
 
@@ -97,7 +85,7 @@ punch_noise_stream_close_async (GIOStream          *stream,
   GTask *task = g_task_new (self, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, punch_noise_stream_close_async);
-  mark_halves_closed (self);
+  punch_secure_stream_close_idle_halves (G_INPUT_STREAM (self->input), G_OUTPUT_STREAM (self->output));
   g_io_stream_close_async (self->base, io_priority, cancellable, on_base_closed, task);
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "punch-tls-stream.h"
+#include "punch-secure-stream-private.h"
 
 #include "punch-error.h"
 #include "punch-tls-engine.h"
@@ -40,18 +41,6 @@ punch_tls_stream_get_output_stream (GIOStream *stream)
   return G_OUTPUT_STREAM (PUNCH_TLS_STREAM (stream)->output);
 }
 
-/* GIO's default would close the two halves first, which fails while one
- * has an operation pending (a muxer keeps a read outstanding). Idle halves
- * are marked closed; a pending one learns of the close from the base. */
-static void
-mark_halves_closed (PunchTlsStream *self)
-{
-  if (self->input != NULL && !g_input_stream_has_pending (G_INPUT_STREAM (self->input)))
-    g_input_stream_close (G_INPUT_STREAM (self->input), NULL, NULL);
-  if (self->output != NULL && !g_output_stream_has_pending (G_OUTPUT_STREAM (self->output)))
-    g_output_stream_close (G_OUTPUT_STREAM (self->output), NULL, NULL);
-}
-
 /* Without a main loop there is no waiting for close_notify to go out: the
  * connection is just closed. */
 static gboolean
@@ -61,7 +50,7 @@ punch_tls_stream_close_fn (GIOStream    *stream,
 {
   PunchTlsStream *self = PUNCH_TLS_STREAM (stream);
 
-  mark_halves_closed (self);
+  punch_secure_stream_close_idle_halves (G_INPUT_STREAM (self->input), G_OUTPUT_STREAM (self->output));
   return self->engine == NULL ||
          g_io_stream_close (punch_tls_engine_get_base (self->engine), cancellable, error);
 }
@@ -105,7 +94,7 @@ punch_tls_stream_close_async (GIOStream          *stream,
 
   g_task_set_source_tag (task, punch_tls_stream_close_async);
   g_task_set_priority (task, io_priority);
-  mark_halves_closed (self);
+  punch_secure_stream_close_idle_halves (G_INPUT_STREAM (self->input), G_OUTPUT_STREAM (self->output));
   punch_tls_engine_shutdown_async (self->engine, io_priority, on_shutdown, task);
 }
 
