@@ -33,6 +33,7 @@ struct _PunchForwardService
   guint       direct_timeout_ms;
   guint       active;
   gboolean    serving;     /* our stream handler is registered */
+  GHashTable *live;        /* Fwd set: the streams open now, for their live byte counts */
 };
 
 G_DEFINE_FINAL_TYPE (PunchForwardService, punch_forward_service, G_TYPE_OBJECT)
@@ -52,6 +53,7 @@ enum
 {
   SIGNAL_EXPOSED,
   SIGNAL_DENIED,
+  SIGNAL_STREAM_OPENED,
   SIGNAL_STREAM_FINISHED,
   N_SIGNALS
 };
@@ -143,6 +145,7 @@ fwd_new (PunchForwardService *self,
   fwd->started = g_get_monotonic_time ();
   fwd->outcome = "error";
   self->active++;
+  g_hash_table_add (self->live, fwd);
   return fwd;
 }
 
@@ -202,6 +205,7 @@ fwd_finish (Fwd *fwd)
       close_local (fwd->local);
     }
   self->active--;
+  g_hash_table_remove (self->live, fwd);
   g_debug ("forward %s %s %s: %s, %" G_GUINT64_FORMAT " out, %" G_GUINT64_FORMAT " in",
            fwd->inbound ? "from" : "to", fwd->peer ? fwd->peer : "?",
            fwd->service ? fwd->service : "?", fwd->outcome, fwd->bytes_out, fwd->bytes_in);
@@ -383,6 +387,9 @@ static void
 fwd_splice (Fwd *fwd)
 {
   g_clear_handle_id (&fwd->timeout_id, g_source_remove);
+  /* The path is fixed from here: the stream lives on this connection. */
+  g_signal_emit (fwd->self, signals[SIGNAL_STREAM_OPENED], 0,
+                 fwd->peer, fwd->service, fwd->inbound, fwd->connection);
   fwd->out_buf = g_malloc (CHUNK_SIZE);
   fwd->in_buf = g_malloc (CHUNK_SIZE);
   fwd->pumps = 2;
@@ -903,11 +910,94 @@ punch_forward_service_list_exposed (PunchForwardService *self)
   return g_strdupv ((char **) names);
 }
 
+PunchHost *
+punch_forward_service_get_host (PunchForwardService *self)
+{
+  g_return_val_if_fail (PUNCH_IS_FORWARD_SERVICE (self), NULL);
+  return self->host;
+}
+
 guint
 punch_forward_service_get_active (PunchForwardService *self)
 {
   g_return_val_if_fail (PUNCH_IS_FORWARD_SERVICE (self), 0);
   return self->active;
+}
+
+/**
+ * punch_forward_service_list_allowed:
+ * @self: the service
+ * @peer_id: a peer
+ *
+ * Returns: (transfer full): the exposed names @peer_id may use, sorted
+ */
+GStrv
+punch_forward_service_list_allowed (PunchForwardService *self,
+                                    PunchPeerId         *peer_id)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto (GStrv) names = NULL;
+
+  g_return_val_if_fail (PUNCH_IS_FORWARD_SERVICE (self), NULL);
+  g_return_val_if_fail (peer_id != NULL, NULL);
+  names = punch_forward_service_list_exposed (self);
+  for (guint i = 0; names[i] != NULL; i++)
+    {
+      Exposed *e = g_hash_table_lookup (self->exposed, names[i]);
+
+      if (g_hash_table_contains (e->allowed, peer_id))
+        g_strv_builder_add (builder, names[i]);
+    }
+  return g_strv_builder_end (builder);
+}
+
+/**
+ * punch_forward_service_get_live:
+ * @self: the service
+ * @peer_id: (nullable): only streams with this peer (a peer ID string)
+ * @service: (nullable): only streams of this service
+ * @inbound: inbound streams (to our services) or outbound ones
+ * @bytes_out: (out) (optional): bytes sent to the peer so far by those streams
+ * @bytes_in: (out) (optional): bytes received from the peer so far
+ *
+ * The byte counts of the forwarded streams open right now; a stream's final
+ * counts go to "stream-finished" instead once it ends (it is no longer
+ * counted here by then), so a running total is the sum of both.
+ *
+ * Returns: how many such streams are open
+ */
+guint
+punch_forward_service_get_live (PunchForwardService *self,
+                                const char          *peer_id,
+                                const char          *service,
+                                gboolean             inbound,
+                                guint64             *bytes_out,
+                                guint64             *bytes_in)
+{
+  GHashTableIter iter;
+  gpointer key;
+  guint64 out = 0, in = 0;
+  guint n = 0;
+
+  g_return_val_if_fail (PUNCH_IS_FORWARD_SERVICE (self), 0);
+  g_hash_table_iter_init (&iter, self->live);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      Fwd *fwd = key;
+
+      if (!fwd->inbound != !inbound
+          || (peer_id != NULL && g_strcmp0 (fwd->peer, peer_id) != 0)
+          || (service != NULL && g_strcmp0 (fwd->service, service) != 0))
+        continue;
+      n++;
+      out += fwd->bytes_out;
+      in += fwd->bytes_in;
+    }
+  if (bytes_out != NULL)
+    *bytes_out = out;
+  if (bytes_in != NULL)
+    *bytes_in = in;
+  return n;
 }
 
 void
@@ -957,6 +1047,7 @@ punch_forward_service_finalize (GObject *object)
 
   g_hash_table_unref (self->exposed);
   g_hash_table_unref (self->per_peer);
+  g_hash_table_unref (self->live);
   G_OBJECT_CLASS (punch_forward_service_parent_class)->finalize (object);
 }
 
@@ -1035,6 +1126,10 @@ punch_forward_service_class_init (PunchForwardServiceClass *klass)
   signals[SIGNAL_DENIED] =
     g_signal_new ("denied", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+  signals[SIGNAL_STREAM_OPENED] =
+    g_signal_new ("stream-opened", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 4,
+                  G_TYPE_STRING, G_TYPE_STRING, G_TYPE_BOOLEAN, PUNCH_TYPE_CONNECTION);
   signals[SIGNAL_STREAM_FINISHED] =
     g_signal_new ("stream-finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 8,
@@ -1047,6 +1142,7 @@ punch_forward_service_init (PunchForwardService *self)
 {
   self->exposed = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, exposed_free);
   self->per_peer = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->live = g_hash_table_new (NULL, NULL);
   self->max_per_peer = 128;
   self->direct_timeout_ms = 30000;
 }

@@ -26,6 +26,9 @@ G_DECLARE_FINAL_TYPE (PunchForwardService, punch_forward_service, PUNCH, FORWARD
  * - "exposed" (const char *name, const char *target): a service was exposed
  * - "denied" (const char *peer_id, const char *service, const char *reason):
  *   an inbound attempt was refused (unknown service, not allowed, limit)
+ * - "stream-opened" (const char *peer_id, const char *service, gboolean inbound,
+ *   PunchConnection *connection): a forwarded stream was accepted and bytes
+ *   start to flow, on @connection (relayed or direct) until it ends
  * - "stream-finished" (const char *peer_id, const char *service,
  *   gboolean inbound, guint64 bytes_out, guint64 bytes_in, gdouble seconds,
  *   const char *outcome, const GError *error): one forwarded stream ended,
@@ -53,8 +56,22 @@ void       punch_forward_service_disallow (PunchForwardService *self,
                                            PunchPeerId         *peer_id);
 /* The exposed names, sorted. (transfer full) */
 GStrv      punch_forward_service_list_exposed (PunchForwardService *self);
+/* (transfer none) */
+PunchHost *punch_forward_service_get_host (PunchForwardService *self);
 /* Forwarded streams open right now (both directions). */
 guint      punch_forward_service_get_active (PunchForwardService *self);
+/* The exposed names @peer_id may use, sorted. (transfer full) */
+GStrv      punch_forward_service_list_allowed (PunchForwardService *self,
+                                               PunchPeerId         *peer_id);
+/* Live byte counts of the open streams with @peer_id (NULL: any) for
+ * @service (NULL: any) in one direction; returns how many are open. Their
+ * final counts come with "stream-finished". */
+guint      punch_forward_service_get_live (PunchForwardService *self,
+                                           const char          *peer_id,
+                                           const char          *service,
+                                           gboolean             inbound,
+                                           guint64             *bytes_out,
+                                           guint64             *bytes_in);
 
 void       punch_forward_service_set_max_streams_per_peer (PunchForwardService *self, guint max);
 void       punch_forward_service_set_direct_timeout (PunchForwardService *self, guint timeout_ms);
