@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "punch-forward-service.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <signal.h>
 
 #include "punch-forward-listener.h"
 #include "../protocols/protocols-test-util.h"
@@ -172,6 +175,11 @@ typedef struct
   char                 *last_server_outcome;
   guint                 listener_done;
   GError               *listener_error;
+  guint                 redials;
+  guint                 retry_ms[8];
+  guint                 reconnected;
+  guint                 opened_server;
+  guint                 opened_client;
 } Fixture;
 
 static void
@@ -221,6 +229,53 @@ on_finished (PunchForwardService *fwd,
 }
 
 static void
+on_opened (PunchForwardService *fwd,
+           const char          *peer,
+           const char          *service,
+           gboolean             inbound,
+           PunchConnection     *connection,
+           gpointer             user_data)
+{
+  Fixture *f = user_data;
+
+  g_assert_true (PUNCH_IS_CONNECTION (connection));
+  g_assert_false (punch_connection_get_relayed (connection));
+  g_assert_cmpstr (peer, ==, punch_peer_id_to_string (punch_connection_get_peer_id (connection)));
+  if (fwd == f->server_fwd)
+    f->opened_server++;
+  else
+    f->opened_client++;
+}
+
+static void
+on_redial (PunchForwardListener *listener,
+           guint                 attempt,
+           guint                 retry_ms,
+           const GError         *error,
+           gpointer              user_data)
+{
+  Fixture *f = user_data;
+
+  g_assert_nonnull (error);
+  g_assert_cmpuint (attempt, ==, f->redials + 1);
+  if (f->redials < G_N_ELEMENTS (f->retry_ms))
+    f->retry_ms[f->redials] = retry_ms;
+  f->redials++;
+}
+
+static void
+on_reconnected (PunchForwardListener *listener,
+                PunchConnection      *connection,
+                gpointer              user_data)
+{
+  Fixture *f = user_data;
+
+  g_assert_true (punch_peer_id_equal (punch_connection_get_peer_id (connection),
+                                      punch_host_get_peer_id (f->pair.server)));
+  f->reconnected++;
+}
+
+static void
 on_listener_done (PunchForwardListener *listener,
                   guint64               out,
                   guint64               in,
@@ -248,6 +303,8 @@ fixture_setup_mode (Fixture   *f,
   g_signal_connect (f->server_fwd, "denied", G_CALLBACK (on_denied), f);
   g_signal_connect (f->server_fwd, "stream-finished", G_CALLBACK (on_finished), f);
   g_signal_connect (f->client_fwd, "stream-finished", G_CALLBACK (on_finished), f);
+  g_signal_connect (f->server_fwd, "stream-opened", G_CALLBACK (on_opened), f);
+  g_signal_connect (f->client_fwd, "stream-opened", G_CALLBACK (on_opened), f);
   g_assert_true (punch_forward_service_expose (f->server_fwd, "svc", f->target.address, &error));
   g_assert_no_error (error);
   if (allow)
@@ -267,6 +324,8 @@ fixture_listen (Fixture    *f,
 
   f->listener = punch_forward_listener_new (f->client_fwd, punch_host_get_peer_id (f->pair.server), name);
   g_signal_connect (f->listener, "forward-finished", G_CALLBACK (on_listener_done), f);
+  g_signal_connect (f->listener, "redial", G_CALLBACK (on_redial), f);
+  g_signal_connect (f->listener, "reconnected", G_CALLBACK (on_reconnected), f);
   f->local = punch_forward_listener_listen (f->listener, "127.0.0.1:0", &error);
   g_assert_no_error (error);
   g_assert_true (g_str_has_prefix (f->local, "127.0.0.1:"));
@@ -443,6 +502,8 @@ test_echo (Fixture       *f,
     }
   PTEST_WAIT (f->finished_server == n && f->finished_client == n && f->listener_done == n);
   g_assert_cmpuint (f->ok_server, ==, n);
+  g_assert_cmpuint (f->opened_server, ==, n);
+  g_assert_cmpuint (f->opened_client, ==, n);
   g_assert_no_error (f->listener_error);
   g_assert_cmpuint (f->target.accepted, ==, n);
   g_assert_cmpuint (f->target.received, ==, n * size);
@@ -468,6 +529,7 @@ expect_refused (Fixture *f,
   g_assert_error (f->listener_error, PUNCH_FORWARD_ERROR, code);
   PTEST_WAIT (f->finished_server == 1 && f->finished_client == 1);
   g_assert_cmpuint (f->ok_server, ==, 0);
+  g_assert_cmpuint (f->opened_server + f->opened_client, ==, 0);
   g_assert_cmpuint (f->target.accepted, ==, accepted);
   g_assert_cmpuint (f->target.received, ==, 0);
   client_free (c);
@@ -833,6 +895,278 @@ test_not_connected (Fixture       *f,
   }
 }
 
+/* --- redialing ---------------------------------------------------------------- */
+
+/* Drops the client's connection to the server and waits until it is gone. */
+static void
+drop_connection (Fixture *f)
+{
+  punch_connection_close (f->pair.connection);
+  PTEST_WAIT (punch_host_get_connection (f->pair.client, punch_host_get_peer_id (f->pair.server)) == NULL
+              && punch_host_get_connection (f->pair.server, punch_host_get_peer_id (f->pair.client)) == NULL);
+}
+
+/* Echoes @size bytes through the listener, byte for byte. */
+static void
+echo_once (Fixture *f,
+           gsize    size,
+           guint    seed)
+{
+  g_autoptr (GBytes) send = g_bytes_new_take (pattern (size, seed), size);
+  Client *c = client_start (f->local, send);
+
+  PTEST_WAIT_SECONDS (c->eof, 30);
+  g_assert_no_error (c->error);
+  g_assert_true (c->sent);
+  g_assert_cmpmem (c->received->data, c->received->len, g_bytes_get_data (send, NULL), size);
+  client_free (c);
+}
+
+/* The connection to the peer dropped: the next local connection dials the
+ * peer again and goes through. */
+static void
+test_redial (Fixture       *f,
+             gconstpointer  data)
+{
+  fixture_setup_mode (f, TARGET_ECHO, TRUE);
+  fixture_listen (f, "svc");
+  punch_forward_listener_set_redial (f->listener, f->pair.server_addr, 10000);
+  echo_once (f, 100000, 1);
+  g_assert_cmpuint (f->reconnected, ==, 0);
+  drop_connection (f);
+  echo_once (f, 100000, 2);
+  g_assert_cmpuint (f->reconnected, ==, 1);
+  g_assert_cmpuint (f->redials, ==, 0);
+  PTEST_WAIT (f->listener_done == 2);
+  g_assert_no_error (f->listener_error);
+  g_assert_cmpuint (f->target.accepted, ==, 2);
+}
+
+/* The peer is away for a while: the listener redials with a growing delay
+ * and the waiting connection goes through once the peer is back. */
+static void
+test_redial_backoff (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new_from_string ("127.0.0.1", 0);
+  g_autoptr (GSocketAddress) effective = NULL;
+  g_autoptr (GSocket) probe = NULL;
+  g_autoptr (PunchMultiaddr) away = NULL;
+  g_autoptr (PunchMultiaddr) listen = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr (GBytes) send = g_bytes_new_take (pattern (65536, 3), 65536);
+  gsize id_len;
+  const guint8 *id;
+  guint16 port;
+  Client *c;
+
+  fixture_setup_mode (f, TARGET_ECHO, TRUE);
+  /* A free port: nothing listens there until the peer comes "back". */
+  probe = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (probe, any, FALSE, &error));
+  effective = g_socket_get_local_address (probe, &error);
+  g_assert_no_error (error);
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
+  g_socket_close (probe, NULL);
+  text = g_strdup_printf ("/ip4/127.0.0.1/tcp/%u", port);
+  listen = punch_multiaddr_new_from_string (text, &error);
+  g_assert_no_error (error);
+  id = punch_peer_id_get_bytes (punch_host_get_peer_id (f->pair.server), &id_len);
+  away = punch_multiaddr_with_peer_id (listen, id, id_len);
+
+  fixture_listen (f, "svc");
+  punch_forward_listener_set_redial (f->listener, away, 20000);
+  drop_connection (f);
+  c = client_start (f->local, send);
+  PTEST_WAIT (f->redials == 2);
+  g_assert_cmpuint (f->retry_ms[0], ==, 500);
+  g_assert_cmpuint (f->retry_ms[1], ==, 1000);
+  g_assert_false (c->eof);
+  g_assert_cmpuint (f->target.accepted, ==, 0);
+  g_assert_true (punch_host_listen (f->pair.server, listen, &error));
+  g_assert_no_error (error);
+  PTEST_WAIT_SECONDS (c->eof, 30);
+  g_assert_no_error (c->error);
+  g_assert_cmpmem (c->received->data, c->received->len, g_bytes_get_data (send, NULL), 65536);
+  g_assert_cmpuint (f->reconnected, ==, 1);
+  g_assert_cmpuint (f->target.accepted, ==, 1);
+  client_free (c);
+  PTEST_WAIT (f->listener_done == 1);
+  g_assert_no_error (f->listener_error);
+}
+
+/* Nobody answers: the waiting connection gives up after its wait. */
+static void
+test_redial_gives_up (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchMultiaddr) nowhere = NULL;
+  g_autoptr (GBytes) send = g_bytes_new_static ("x", 1);
+  Client *c;
+
+  fixture_setup_mode (f, TARGET_ECHO, TRUE);
+  /* Port 1 on loopback: refused at once. */
+  nowhere = punch_multiaddr_new_from_string ("/ip4/127.0.0.1/tcp/1", &error);
+  g_assert_no_error (error);
+  fixture_listen (f, "svc");
+  punch_forward_listener_set_redial (f->listener, nowhere, 1200);
+  drop_connection (f);
+  c = client_start (f->local, send);
+  PTEST_WAIT (f->listener_done == 1 && c->eof);
+  g_assert_error (f->listener_error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED);
+  g_assert_cmpuint (f->redials, >=, 1);
+  g_assert_cmpuint (f->reconnected, ==, 0);
+  g_assert_cmpuint (c->received->len, ==, 0);
+  g_assert_cmpuint (f->target.accepted, ==, 0);
+  client_free (c);
+}
+
+/* --- an HTTP server (Python's http.server) ------------------------------------ */
+
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* GET @path over a raw HTTP/1.0 request; returns the whole response. */
+static GByteArray *
+http_get (const char *local,
+          const char *path)
+{
+  g_autofree char *request = g_strdup_printf ("GET %s HTTP/1.0\r\nHost: forwarded\r\n\r\n", path);
+  g_autoptr (GBytes) send = g_bytes_new (request, strlen (request));
+  Client *c = client_start (local, send);
+  GByteArray *response;
+
+  PTEST_WAIT_SECONDS (c->eof, 30);
+  g_assert_no_error (c->error);
+  response = g_byte_array_ref (c->received);
+  client_free (c);
+  return response;
+}
+
+/* Checks status and body of @response. */
+static void
+assert_http (GByteArray   *response,
+             const char   *status,
+             const guint8 *body,
+             gsize         body_len)
+{
+  /* The head has no NUL: the search ends before the body. */
+  const guint8 *end = (const guint8 *) g_strstr_len ((const char *) response->data, response->len, "\r\n\r\n");
+  g_autofree char *head = NULL;
+  g_autofree char *length = NULL;
+  gsize head_len;
+
+  g_assert_nonnull (end);
+  head_len = end + 4 - response->data;
+  head = g_strndup ((const char *) response->data, head_len);
+  g_assert_true (g_str_has_prefix (head, status));
+  if (body == NULL)
+    return;
+  length = g_strdup_printf ("\r\nContent-Length: %" G_GSIZE_FORMAT "\r\n", body_len);
+  g_assert_nonnull (strstr (head, length));
+  g_assert_cmpmem (response->data + head_len, response->len - head_len, body, body_len);
+}
+
+/* A web server exposed and fetched through the forward: files byte for
+ * byte, a 404, and GETs at once. */
+static void
+test_http (Fixture       *f,
+           gconstpointer  data)
+{
+  g_autofree char *python = g_find_program_in_path ("python3");
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *big_path = NULL;
+  g_autofree char *small_path = NULL;
+  g_autofree guint8 *big = pattern (3 * 1024 * 1024 + 17, 42);
+  const gsize big_len = 3 * 1024 * 1024 + 17;
+  const char *small = "<html><body>hello through the punch</body></html>\n";
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) server = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *web = NULL;
+  GByteArray *responses[4];
+  const char *port;
+
+  if (python == NULL)
+    {
+      g_test_skip ("python3 is not installed");
+      return;
+    }
+  dir = g_dir_make_tmp ("punch-forward-http-XXXXXX", &error);
+  g_assert_no_error (error);
+  big_path = g_build_filename (dir, "data.bin", NULL);
+  small_path = g_build_filename (dir, "index.html", NULL);
+  g_assert_true (g_file_set_contents (big_path, (const char *) big, big_len, &error));
+  g_assert_true (g_file_set_contents (small_path, small, -1, &error));
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_cwd (launcher, dir);
+  server = g_subprocess_launcher_spawn (launcher, &error, python, "-u", "-m", "http.server",
+                                        "--bind", "127.0.0.1", "0", NULL);
+  g_assert_no_error (error);
+  /* "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..." */
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server));
+  line = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  port = strstr (line, " port ");
+  g_assert_nonnull (port);
+  web = g_strdup_printf ("127.0.0.1:%u", (guint) g_ascii_strtoull (port + 6, NULL, 10));
+  g_test_message ("http.server (pid %s) on %s", g_subprocess_get_identifier (server), web);
+
+  fixture_setup_mode (f, TARGET_ECHO, TRUE);
+  g_assert_true (punch_forward_service_expose (f->server_fwd, "web", web, &error));
+  g_assert_true (punch_forward_service_allow (f->server_fwd, "web",
+                                              punch_host_get_peer_id (f->pair.client), &error));
+  g_assert_no_error (error);
+  fixture_listen (f, "web");
+
+  responses[0] = http_get (f->local, "/index.html");
+  assert_http (responses[0], "HTTP/1.0 200", (const guint8 *) small, strlen (small));
+  responses[1] = http_get (f->local, "/data.bin");
+  assert_http (responses[1], "HTTP/1.0 200", big, big_len);
+  responses[2] = http_get (f->local, "/missing");
+  assert_http (responses[2], "HTTP/1.0 404", NULL, 0);
+  for (guint i = 0; i < 3; i++)
+    g_byte_array_unref (responses[i]);
+  {
+    /* Four GETs at once. */
+    g_autoptr (GBytes) send = g_bytes_new_static ("GET /data.bin HTTP/1.0\r\n\r\n", 26);
+    Client *c[4];
+
+    for (guint i = 0; i < 4; i++)
+      c[i] = client_start (f->local, send);
+    for (guint i = 0; i < 4; i++)
+      {
+        PTEST_WAIT_SECONDS (c[i]->eof, 30);
+        g_assert_no_error (c[i]->error);
+        assert_http (c[i]->received, "HTTP/1.0 200", big, big_len);
+        client_free (c[i]);
+      }
+  }
+  PTEST_WAIT (f->listener_done == 7);
+  g_assert_no_error (f->listener_error);
+  g_assert_cmpuint (f->ok_server, ==, 7);
+  /* The echo target exposed next to it saw nothing. */
+  g_assert_cmpuint (f->target.accepted, ==, 0);
+
+  g_subprocess_force_exit (server);
+  g_assert_true (g_subprocess_wait (server, NULL, &error));
+  g_assert_true (g_subprocess_get_if_signaled (server));
+  g_unlink (big_path);
+  g_unlink (small_path);
+  g_rmdir (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -852,6 +1186,10 @@ main (int   argc,
   ADD ("/core/forward/large", test_large);
   ADD ("/core/forward/reset", test_reset);
   ADD ("/core/forward/not-connected", test_not_connected);
+  ADD ("/core/forward/redial", test_redial);
+  ADD ("/core/forward/redial-backoff", test_redial_backoff);
+  ADD ("/core/forward/redial-gives-up", test_redial_gives_up);
+  ADD ("/core/forward/http", test_http);
 #undef ADD
   return g_test_run ();
 }
