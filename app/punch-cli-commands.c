@@ -840,7 +840,7 @@ punch_cli_command_listen (PunchCliOptions *options,
     { "expose", 0, 0, G_OPTION_ARG_STRING_ARRAY, &expose,
       "Expose the TCP service HOST:PORT as NAME to --allow peers (repeatable)", "NAME=HOST:PORT" },
     { "allow", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allow,
-      "Let PEER_ID use the exposed services (repeatable; default: nobody)", "PEER_ID" },
+      "Let PEER_ID use the exposed services, or only NAME's (repeatable; default: nobody)", "[NAME:]PEER_ID" },
     { "perf", 0, 0, G_OPTION_ARG_NONE, &perf, "Serve /perf/1.0.0", NULL },
     { "echo", 0, 0, G_OPTION_ARG_NONE, &echo,
       "Serve " PUNCH_CLI_ECHO_PROTOCOL " (allowed on relay-limited connections)", NULL },
@@ -1075,7 +1075,7 @@ forward_connected (Cli *cli)
   g_clear_handle_id (&cli->timeout_id, g_source_remove);
   cli->forward = punch_cli_forward_new (cli->out, cli->host);
   if (!punch_cli_forward_open (cli->forward, punch_connection_get_peer_id (cli->connection),
-                               cli->forward_name, cli->forward_local, &error))
+                               cli->forward_name, cli->forward_local, cli->target, &error))
     cli_finish (cli, error);
 }
 

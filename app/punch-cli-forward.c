@@ -4,6 +4,10 @@
 #include <string.h>
 
 #include "punch-error.h"
+#include "punch-forward-catalog.h"
+
+/* How long a local connection waits for a redial to the peer. */
+#define REDIAL_WAIT_MS 30000
 
 struct _PunchCliForward
 {
@@ -42,6 +46,44 @@ split_expose (const char *text,
   return TRUE;
 }
 
+/* An --allow value: "PEER_ID" (every exposed service) or "NAME:PEER_ID"
+ * (that service only; peer IDs have no ':'). @name is NULL for the first. */
+static PunchPeerId *
+split_allow (const char *text,
+             char      **name,
+             GError    **error)
+{
+  const char *colon = strchr (text, ':');
+  PunchPeerId *peer;
+
+  if (colon != NULL && !punch_forward_name_is_valid (text, colon - text))
+    {
+      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED,
+                   "--allow “%s” is not PEER_ID or NAME:PEER_ID", text);
+      return NULL;
+    }
+  peer = punch_peer_id_parse (colon != NULL ? colon + 1 : text, error);
+  if (peer == NULL)
+    {
+      g_prefix_error (error, "--allow “%s”: ", text);
+      return NULL;
+    }
+  *name = colon != NULL ? g_strndup (text, colon - text) : NULL;
+  return peer;
+}
+
+static gboolean
+is_exposed (const char * const *expose,
+            const char         *name)
+{
+  gsize len = strlen (name);
+
+  for (guint i = 0; expose != NULL && expose[i] != NULL; i++)
+    if (strncmp (expose[i], name, len) == 0 && expose[i][len] == '=')
+      return TRUE;
+  return FALSE;
+}
+
 gboolean
 punch_cli_forward_check_args (const char * const *expose,
                               const char * const *allow,
@@ -52,11 +94,15 @@ punch_cli_forward_check_args (const char * const *expose,
       return FALSE;
   for (guint i = 0; allow != NULL && allow[i] != NULL; i++)
     {
-      g_autoptr (PunchPeerId) peer = punch_peer_id_parse (allow[i], error);
+      g_autofree char *name = NULL;
+      g_autoptr (PunchPeerId) peer = split_allow (allow[i], &name, error);
 
       if (peer == NULL)
+        return FALSE;
+      if (name != NULL && !is_exposed (expose, name))
         {
-          g_prefix_error (error, "--allow “%s”: ", allow[i]);
+          g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_MALFORMED,
+                       "--allow “%s”: no --expose %s=HOST:PORT", allow[i], name);
           return FALSE;
         }
     }
@@ -67,6 +113,38 @@ punch_cli_forward_check_args (const char * const *expose,
       return FALSE;
     }
   return TRUE;
+}
+
+static const char *
+path_of (PunchConnection *connection)
+{
+  return punch_connection_get_relayed (connection) ? "relayed" : "direct";
+}
+
+/* The path a forwarded stream takes, fixed for its life: after a hole
+ * punch, new streams go direct while older ones stay relayed. */
+static void
+on_stream_opened (PunchForwardService *service,
+                  const char          *peer,
+                  const char          *name,
+                  gboolean             inbound,
+                  PunchConnection     *connection,
+                  gpointer             user_data)
+{
+  PunchCliForward *self = user_data;
+  g_autoptr (JsonObject) event = punch_cli_output_event_new ("forward-open");
+  g_autofree char *remote = punch_multiaddr_to_string (punch_connection_get_remote_addr (connection));
+  g_autofree char *human = NULL;
+
+  json_object_set_string_member (event, "peer_id", peer);
+  json_object_set_string_member (event, "service", name);
+  json_object_set_string_member (event, "direction", inbound ? "inbound" : "outbound");
+  json_object_set_string_member (event, "path", path_of (connection));
+  json_object_set_string_member (event, "remote", remote);
+  json_object_set_int_member (event, "connection", punch_connection_get_id (connection));
+  human = g_strdup_printf ("Forward %s %s %s open, %s via %s", name, inbound ? "from" : "to", peer,
+                           path_of (connection), remote);
+  punch_cli_output_emit (self->out, event, human);
 }
 
 static void
@@ -117,6 +195,8 @@ punch_cli_forward_new (PunchCliOutput *out,
   self->out = out;
   self->host = g_object_ref (host);
   self->service = punch_forward_service_new (host);
+  punch_forward_catalog_serve (self->service);
+  g_signal_connect (self->service, "stream-opened", G_CALLBACK (on_stream_opened), self);
   g_signal_connect (self->service, "stream-finished", G_CALLBACK (on_stream_finished), self);
   return self;
 }
@@ -142,16 +222,20 @@ punch_cli_forward_expose (PunchCliForward    *self,
       g_string_printf (human, "Exposing %s → %s to", name, target);
       for (guint j = 0; allow != NULL && allow[j] != NULL; j++)
         {
-          g_autoptr (PunchPeerId) peer = punch_peer_id_parse (allow[j], error);
+          g_autofree char *only = NULL;
+          g_autoptr (PunchPeerId) peer = split_allow (allow[j], &only, error);
 
-          if (peer == NULL
-              || !punch_forward_service_allow (self->service, name, peer, error))
+          if (peer == NULL)
+            return FALSE;
+          if (only != NULL && !g_str_equal (only, name))
+            continue;
+          if (!punch_forward_service_allow (self->service, name, peer, error))
             return FALSE;
           json_array_add_string_element (allowed, punch_peer_id_to_string (peer));
           g_string_append_printf (human, " %s", punch_peer_id_to_string (peer));
         }
-      if (allow == NULL || allow[0] == NULL)
-        g_string_append (human, " nobody (add --allow PEER_ID)");
+      if (json_array_get_length (allowed) == 0)
+        g_string_append (human, " nobody (add --allow PEER_ID or --allow NAME:PEER_ID)");
       json_object_set_string_member (event, "service", name);
       json_object_set_string_member (event, "target", target);
       json_object_set_array_member (event, "allowed", g_steal_pointer (&allowed));
@@ -161,11 +245,50 @@ punch_cli_forward_expose (PunchCliForward    *self,
   return TRUE;
 }
 
+static void
+on_redial (PunchForwardListener *listener,
+           guint                 attempt,
+           guint                 retry_ms,
+           const GError         *error,
+           gpointer              user_data)
+{
+  PunchCliForward *self = user_data;
+  g_autoptr (JsonObject) event = punch_cli_output_event_new ("redial");
+  g_autofree char *human = NULL;
+  const char *message = error != NULL ? error->message : "no connection";
+
+  json_object_set_int_member (event, "attempt", attempt);
+  json_object_set_int_member (event, "retry_ms", retry_ms);
+  json_object_set_string_member (event, "error", message);
+  human = g_strdup_printf ("Redial %u failed (%s); next in %.1f s", attempt, message, retry_ms / 1000.0);
+  punch_cli_output_emit (self->out, event, human);
+}
+
+static void
+on_reconnected (PunchForwardListener *listener,
+                PunchConnection      *connection,
+                gpointer              user_data)
+{
+  PunchCliForward *self = user_data;
+  g_autoptr (JsonObject) event = punch_cli_output_event_new ("reconnected");
+  g_autofree char *remote = punch_multiaddr_to_string (punch_connection_get_remote_addr (connection));
+  g_autofree char *human = NULL;
+
+  json_object_set_string_member (event, "peer_id", punch_peer_id_to_string (punch_connection_get_peer_id (connection)));
+  json_object_set_string_member (event, "path", path_of (connection));
+  json_object_set_string_member (event, "remote", remote);
+  human = g_strdup_printf ("Reconnected to %s (%s via %s)",
+                           punch_peer_id_to_string (punch_connection_get_peer_id (connection)),
+                           path_of (connection), remote);
+  punch_cli_output_emit (self->out, event, human);
+}
+
 gboolean
 punch_cli_forward_open (PunchCliForward *self,
                         PunchPeerId     *peer_id,
                         const char      *name,
                         const char      *local,
+                        PunchMultiaddr  *redial,
                         GError         **error)
 {
   g_autofree char *bound = NULL;
@@ -174,6 +297,12 @@ punch_cli_forward_open (PunchCliForward *self,
 
   g_return_val_if_fail (self->listener == NULL, FALSE);
   self->listener = punch_forward_listener_new (self->service, peer_id, name);
+  if (redial != NULL)
+    {
+      punch_forward_listener_set_redial (self->listener, redial, REDIAL_WAIT_MS);
+      g_signal_connect (self->listener, "redial", G_CALLBACK (on_redial), self);
+      g_signal_connect (self->listener, "reconnected", G_CALLBACK (on_reconnected), self);
+    }
   bound = punch_forward_listener_listen (self->listener, local, error);
   if (bound == NULL)
     {
@@ -196,7 +325,10 @@ punch_cli_forward_free (PunchCliForward *self)
     return;
   g_signal_handlers_disconnect_by_data (self->service, self);
   if (self->listener != NULL)
-    punch_forward_listener_close (self->listener);
+    {
+      g_signal_handlers_disconnect_by_data (self->listener, self);
+      punch_forward_listener_close (self->listener);
+    }
   g_clear_object (&self->listener);
   g_clear_object (&self->service);
   g_clear_object (&self->host);
