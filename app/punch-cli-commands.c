@@ -8,6 +8,7 @@
 #include "punch-cli-output.h"
 #include "punch-cli-relay.h"
 #include "punch-cli-forward.h"
+#include "punch-dcutr-service.h"
 #include "punch-host.h"
 #include "punch-identify-service.h"
 #include "punch-perf-service.h"
@@ -19,6 +20,11 @@
 /* How long teardown may take to let connections say goodbye and every
  * object go away before we exit anyway. */
 #define TEARDOWN_TIMEOUT_MS   2000
+/* dial: how long a hole punch may take by default (three attempts of a
+ * CONNECT exchange and a 5 s simultaneous open fit), and how long the peer
+ * gets to start one (it waits for identify first, up to 3 s). */
+#define DEFAULT_PUNCH_WAIT_S  30
+#define PUNCH_START_WAIT_S    5
 
 /* Options. */
 
@@ -260,6 +266,23 @@ struct _Cli
   guint                 hold_id;
   gulong                hold_closed_id;
 
+  /* dial: the path to the peer (docs/cli-events.md, result of dial) */
+  GPtrArray            *dial_listen;  /* PunchMultiaddr; dials leave from there */
+  gboolean              report_path;
+  gboolean              require_direct;
+  guint                 punch_wait_s;
+  PunchConnection      *relayed;      /* the relayed connection dialled, if it was */
+  PunchConnection      *direct;       /* the direct one, dialled or punched */
+  PunchHolePunch       *punch;        /* our punch (role A) with the peer */
+  gulong                punch_started_id;
+  gulong                punch_finished_id;
+  guint                 punch_wait_id;
+  gboolean              awaiting_punch;
+  gint64                rtt_relayed_us;
+  gint64                rtt_direct_us;
+  char                 *path_reason;
+  gboolean              peer_speaks_dcutr;
+
   /* listen --expose, forward */
   PunchCliForward      *forward;
   char                 *forward_name;
@@ -276,6 +299,8 @@ cli_init (Cli             *cli,
   cli->loop = g_main_loop_new (NULL, FALSE);
   cli->cancellable = g_cancellable_new ();
   cli->rtt_min = G_MAXINT64;
+  cli->rtt_relayed_us = -1;
+  cli->rtt_direct_us = -1;
 }
 
 /* Ends the command (once): the main loop returns to the command function. */
@@ -471,6 +496,27 @@ cli_start_host (Cli     *cli,
   return TRUE;
 }
 
+/* Binds every address of @addrs and prints the "listening" event. */
+static gboolean
+cli_listen (Cli       *cli,
+            GPtrArray *addrs,
+            GError   **error)
+{
+  g_autoptr (GPtrArray) bound = NULL;
+
+  for (guint i = 0; i < addrs->len; i++)
+    if (!punch_host_listen (cli->host, g_ptr_array_index (addrs, i), error))
+      {
+        g_autofree char *text = punch_multiaddr_to_string (g_ptr_array_index (addrs, i));
+
+        g_prefix_error (error, "Cannot listen on %s: ", text);
+        return FALSE;
+      }
+  bound = punch_host_get_listen_addrs (cli->host);
+  punch_cli_output_listening (cli->out, punch_host_get_peer_id (cli->host), bound);
+  return TRUE;
+}
+
 /* Serves AutoNAT v1 (dial-backs to public addresses only); probes nothing. */
 static void
 cli_start_autonat (Cli *cli)
@@ -512,6 +558,7 @@ cli_teardown (Cli *cli)
   g_clear_handle_id (&cli->timeout_id, g_source_remove);
   g_clear_handle_id (&cli->interval_id, g_source_remove);
   g_clear_handle_id (&cli->hold_id, g_source_remove);
+  g_clear_handle_id (&cli->punch_wait_id, g_source_remove);
   g_cancellable_cancel (cli->cancellable);
 
   if (cli->host != NULL)
@@ -524,6 +571,11 @@ cli_teardown (Cli *cli)
       g_clear_signal_handler (&cli->identify_failed_id, cli->identify);
       g_clear_signal_handler (&cli->served_id, cli->perf);
       g_clear_signal_handler (&cli->relay_addrs_id, cli->relay_client);
+      if (cli->dcutr != NULL)
+        {
+          g_clear_signal_handler (&cli->punch_started_id, cli->dcutr);
+          g_clear_signal_handler (&cli->punch_finished_id, cli->dcutr);
+        }
       punch_cli_relay_unwatch (cli->out, cli->dcutr);
       punch_cli_relay_unwatch (cli->out, cli->relay_service);
       if (cli->relay_client != NULL)
@@ -590,9 +642,71 @@ cli_clear (Cli *cli)
   g_clear_pointer (&cli->target, punch_multiaddr_unref);
   g_clear_pointer (&cli->forward_name, g_free);
   g_clear_pointer (&cli->forward_local, g_free);
+  g_clear_pointer (&cli->dial_listen, g_ptr_array_unref);
+  g_clear_pointer (&cli->path_reason, g_free);
+  g_clear_object (&cli->relayed);
+  g_clear_object (&cli->direct);
+  g_clear_object (&cli->punch);
   g_clear_object (&cli->cancellable);
   g_clear_pointer (&cli->loop, g_main_loop_unref);
   g_clear_pointer (&cli->out, punch_cli_output_free);
+}
+
+/* The members every command adds to its result. */
+static JsonObject *
+cli_result_extra (Cli *cli)
+{
+  if (cli->result_extra == NULL)
+    cli->result_extra = json_object_new ();
+  return cli->result_extra;
+}
+
+static void
+set_ms_or_null (JsonObject *object,
+                const char *member,
+                gint64      us)
+{
+  if (us >= 0)
+    json_object_set_double_member (object, member, us / 1000.0);
+  else
+    json_object_set_null_member (object, member);
+}
+
+/* dial's result: which path the peer is on, how it got there. */
+static void
+dial_add_path (Cli *cli)
+{
+  JsonObject *extra = cli_result_extra (cli);
+  PunchConnection *now = cli->direct != NULL ? cli->direct : cli->relayed;
+  const char *path = cli->direct != NULL ? "direct" : cli->relayed != NULL ? "relayed" : "failed";
+  g_autofree char *remote = NULL;
+  const char *reason = cli->path_reason;
+
+  if (now != NULL)
+    remote = punch_multiaddr_to_string (punch_connection_get_remote_addr (now));
+  if (cli->direct == NULL && reason == NULL && cli->error != NULL)
+    reason = cli->error->message;
+  json_object_set_string_member (extra, "path", path);
+  /* From the relayed connection to the direct one, both as the host saw
+   * them open. */
+  if (cli->relayed != NULL && cli->direct != NULL)
+    set_ms_or_null (extra, "ms_to_direct",
+                    g_date_time_difference (punch_connection_get_opened_at (cli->direct),
+                                            punch_connection_get_opened_at (cli->relayed)));
+  else
+    json_object_set_null_member (extra, "ms_to_direct");
+  set_ms_or_null (extra, "rtt_relayed_ms", cli->rtt_relayed_us);
+  set_ms_or_null (extra, "rtt_direct_ms", cli->rtt_direct_us);
+  json_object_set_int_member (extra, "attempts", cli->punch != NULL ? punch_hole_punch_get_attempts (cli->punch) : 0);
+  if (remote != NULL)
+    json_object_set_string_member (extra, "remote", remote);
+  else
+    json_object_set_null_member (extra, "remote");
+  if (cli->direct == NULL && reason != NULL)
+    json_object_set_string_member (extra, "reason", reason);
+  else
+    json_object_set_null_member (extra, "reason");
+  punch_cli_output_path (cli->out, extra);
 }
 
 /* Prints the result (unless a listener ended normally) and frees @cli. */
@@ -601,6 +715,8 @@ cli_end (Cli *cli)
 {
   int status = cli->error == NULL ? PUNCH_CLI_EXIT_OK : PUNCH_CLI_EXIT_FAILED;
 
+  if (cli->report_path)
+    dial_add_path (cli);
   if (!cli->listening || cli->error != NULL)
     punch_cli_output_result (cli->out, cli->error, cli->result_extra);
   cli_clear (cli);
@@ -658,6 +774,13 @@ cli_run_dial (Cli     *cli,
       cli_finish (cli, g_steal_pointer (&error));
       return cli_run (cli);
     }
+  /* dial listens so that the peer can punch a hole to it: its dials leave
+   * from the listen port, which is what a NAT maps. */
+  if (cli->dial_listen != NULL && cli->dial_listen->len > 0 && !cli_listen (cli, cli->dial_listen, &error))
+    {
+      cli_finish (cli, g_steal_pointer (&error));
+      return cli_run (cli);
+    }
   if (cli->punch_holes)
     cli_start_dcutr (cli);
   cli_arm_timeout (cli, extra_ms);
@@ -697,7 +820,7 @@ on_ping_interval (gpointer user_data)
 static void
 pings_done (Cli *cli)
 {
-  JsonObject *extra = json_object_new ();
+  JsonObject *extra = cli_result_extra (cli);
 
   json_object_set_int_member (extra, "sent", cli->ping_seq);
   json_object_set_int_member (extra, "received", cli->pings_ok);
@@ -707,7 +830,6 @@ pings_done (Cli *cli)
       json_object_set_double_member (extra, "rtt_avg_ms", cli->rtt_sum / 1000.0 / cli->pings_ok);
       json_object_set_double_member (extra, "rtt_max_ms", cli->rtt_max / 1000.0);
     }
-  cli->result_extra = extra;
   punch_cli_output_ping_summary (cli->out, cli->ping_seq, cli->pings_ok, cli->rtt_min,
                                  cli->pings_ok > 0 ? cli->rtt_sum / cli->pings_ok : 0,
                                  cli->rtt_max);
@@ -853,7 +975,6 @@ punch_cli_command_listen (PunchCliOptions *options,
   g_autoptr (GPtrArray) relay_addrs = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_multiaddr_unref);
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GPtrArray) addrs = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_multiaddr_unref);
-  g_autoptr (GPtrArray) bound = NULL;
   g_autoptr (GError) error = NULL;
   const char * const default_listen[] = { DEFAULT_LISTEN_ADDR, NULL };
   const char * const *texts;
@@ -882,18 +1003,11 @@ punch_cli_command_listen (PunchCliOptions *options,
       cli_finish (&cli, g_steal_pointer (&error));
       return cli_run (&cli);
     }
-  for (guint i = 0; i < addrs->len; i++)
-    if (!punch_host_listen (cli.host, g_ptr_array_index (addrs, i), &error))
-      {
-        g_autofree char *text = punch_multiaddr_to_string (g_ptr_array_index (addrs, i));
-
-        g_prefix_error (&error, "Cannot listen on %s: ", text);
-        cli_finish (&cli, g_steal_pointer (&error));
-        return cli_run (&cli);
-      }
-
-  bound = punch_host_get_listen_addrs (cli.host);
-  punch_cli_output_listening (cli.out, punch_host_get_peer_id (cli.host), bound);
+  if (!cli_listen (&cli, addrs, &error))
+    {
+      cli_finish (&cli, g_steal_pointer (&error));
+      return cli_run (&cli);
+    }
 
   for (guint i = 0; allow_limited != NULL && allow_limited[i] != NULL; i++)
     punch_host_allow_on_limited (cli.host, allow_limited[i]);
@@ -988,6 +1102,167 @@ dial_pings_start (Cli *cli)
   ping_next (cli);
 }
 
+/* The path is known (direct, or relayed for good): --require-direct
+ * judges it, then the pings and the hold run on it. */
+static void
+dial_path_settled (Cli *cli)
+{
+  if (cli->require_direct && cli->direct == NULL)
+    {
+      cli_finish (cli, g_error_new (G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE, "No direct connection to the peer: %s",
+                                    cli->path_reason != NULL ? cli->path_reason : "unknown reason"));
+      return;
+    }
+  dial_pings_start (cli);
+}
+
+static void dial_await_punch (Cli *cli);
+
+/* One ping that prints nothing: the RTT of each path for the result. */
+static void
+on_measured (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr (GError) error = NULL;
+  gint64 rtt = punch_ping_service_ping_finish (PUNCH_PING_SERVICE (source), result, &error);
+
+  if (cli->finished)
+    return;
+  if (rtt < 0)
+    g_debug ("measuring the RTT: %s", error->message);
+  else if (cli->direct != NULL)
+    cli->rtt_direct_us = rtt;
+  else
+    cli->rtt_relayed_us = rtt;
+  if (cli->direct != NULL)
+    dial_path_settled (cli);
+  else
+    dial_await_punch (cli);
+}
+
+static void
+dial_measure (Cli *cli)
+{
+  punch_ping_service_ping_async (cli->ping, cli->connection, cli->cancellable, on_measured, cli);
+}
+
+static void
+dial_set_reason (Cli        *cli,
+                 const char *reason)
+{
+  g_free (cli->path_reason);
+  cli->path_reason = g_strdup (reason);
+}
+
+/* Our punch with the peer ended: on to the direct connection, or stay on
+ * the relayed one with the punch's reason. */
+static void
+dial_punch_over (Cli *cli)
+{
+  PunchConnection *direct = punch_hole_punch_get_direct_connection (cli->punch);
+
+  cli->awaiting_punch = FALSE;
+  g_clear_handle_id (&cli->punch_wait_id, g_source_remove);
+  if (punch_hole_punch_get_state (cli->punch) == PUNCH_HOLE_PUNCH_STATE_SUCCEEDED && direct != NULL
+      && punch_connection_get_state (direct) == PUNCH_CONNECTION_STATE_OPEN)
+    {
+      g_set_object (&cli->direct, direct);
+      g_set_object (&cli->connection, direct);
+      dial_measure (cli);
+      return;
+    }
+  dial_set_reason (cli, punch_hole_punch_get_error (cli->punch) != NULL ? punch_hole_punch_get_error (cli->punch)
+                                                                        : "the hole punch failed");
+  dial_path_settled (cli);
+}
+
+static gboolean
+on_punch_wait_expired (gpointer user_data)
+{
+  Cli *cli = user_data;
+  g_autofree char *reason = NULL;
+
+  cli->punch_wait_id = 0;
+  cli->awaiting_punch = FALSE;
+  if (punch_connection_get_state (cli->relayed) != PUNCH_CONNECTION_STATE_OPEN)
+    reason = g_strdup ("the relayed connection closed before a hole punch ended");
+  else if (cli->punch == NULL)
+    reason = g_strdup_printf ("the peer started no hole punch within %u s", PUNCH_START_WAIT_S);
+  else
+    reason = g_strdup_printf ("the hole punch did not end within %u s", cli->punch_wait_s);
+  dial_set_reason (cli, reason);
+  dial_path_settled (cli);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+dial_arm_punch_wait (Cli  *cli,
+                     guint seconds)
+{
+  g_clear_handle_id (&cli->punch_wait_id, g_source_remove);
+  cli->punch_wait_id = g_timeout_add_seconds (seconds, on_punch_wait_expired, cli);
+  g_source_set_name_by_id (cli->punch_wait_id, "[punchline-cli] dial punch wait");
+}
+
+/* Whether @hp is our side (A) of a punch with the peer we dialled. */
+static gboolean
+dial_is_our_punch (Cli            *cli,
+                   PunchHolePunch *hp)
+{
+  return cli->relayed != NULL && punch_hole_punch_get_role (hp) == PUNCH_HOLE_PUNCH_ROLE_A
+         && punch_peer_id_equal (punch_hole_punch_get_peer_id (hp), punch_connection_get_peer_id (cli->relayed));
+}
+
+static void
+on_dial_punch_started (PunchDcutrService *dcutr,
+                       PunchHolePunch    *hp,
+                       gpointer           user_data)
+{
+  Cli *cli = user_data;
+
+  if (cli->punch != NULL || !dial_is_our_punch (cli, hp))
+    return;
+  cli->punch = g_object_ref (hp);
+  /* Now the whole punch gets its time. */
+  if (cli->awaiting_punch && !punch_hole_punch_is_finished (hp))
+    dial_arm_punch_wait (cli, cli->punch_wait_s);
+}
+
+static void
+on_dial_punch_finished (PunchDcutrService *dcutr,
+                        PunchHolePunch    *hp,
+                        gpointer           user_data)
+{
+  Cli *cli = user_data;
+
+  if (cli->punch == NULL && dial_is_our_punch (cli, hp))
+    cli->punch = g_object_ref (hp);
+  if (hp == cli->punch && cli->awaiting_punch)
+    dial_punch_over (cli);
+}
+
+/* The connection is relayed: the peer (B) starts a hole punch after
+ * identify; wait for its outcome, bounded. */
+static void
+dial_await_punch (Cli *cli)
+{
+  if (cli->punch != NULL && punch_hole_punch_is_finished (cli->punch))
+    {
+      dial_punch_over (cli);
+      return;
+    }
+  if (cli->punch == NULL && !cli->peer_speaks_dcutr)
+    {
+      dial_set_reason (cli, "the peer does not speak " PUNCH_DCUTR_PROTOCOL);
+      dial_path_settled (cli);
+      return;
+    }
+  cli->awaiting_punch = TRUE;
+  dial_arm_punch_wait (cli, cli->punch != NULL ? cli->punch_wait_s : PUNCH_START_WAIT_S);
+}
+
 static void
 on_dial_identified (GObject      *source,
                     GAsyncResult *result,
@@ -996,6 +1271,7 @@ on_dial_identified (GObject      *source,
   Cli *cli = user_data;
   g_autoptr (PunchPeerInfo) info = NULL;
   GError *error = NULL;
+  const char * const *protocols;
 
   info = punch_identify_service_identify_finish (PUNCH_IDENTIFY_SERVICE (source), result, &error);
   if (cli->finished)
@@ -1010,12 +1286,33 @@ on_dial_identified (GObject      *source,
     }
 
   /* The identify event was printed by the "identified" handler. */
-  dial_pings_start (cli);
+  protocols = punch_peer_info_get_protocols (info);
+  cli->peer_speaks_dcutr = protocols != NULL && g_strv_contains (protocols, PUNCH_DCUTR_PROTOCOL);
+  dial_measure (cli);
 }
 
 static void
 dial_connected (Cli *cli)
 {
+  if (punch_connection_get_relayed (cli->connection))
+    {
+      GListModel *punches = punch_dcutr_service_get_punches (cli->dcutr);
+
+      cli->relayed = g_object_ref (cli->connection);
+      cli->punch_started_id = g_signal_connect (cli->dcutr, "punch-started", G_CALLBACK (on_dial_punch_started), cli);
+      cli->punch_finished_id = g_signal_connect (cli->dcutr, "punch-finished", G_CALLBACK (on_dial_punch_finished),
+                                                 cli);
+      /* A punch may have begun before the dial returned. */
+      for (guint i = 0; i < g_list_model_get_n_items (punches) && cli->punch == NULL; i++)
+        {
+          g_autoptr (PunchHolePunch) hp = g_list_model_get_item (punches, i);
+
+          if (dial_is_our_punch (cli, hp))
+            cli->punch = g_object_ref (hp);
+        }
+    }
+  else
+    cli->direct = g_object_ref (cli->connection);
   punch_identify_service_identify_async (cli->identify, cli->connection, cli->cancellable,
                                          on_dial_identified, cli);
 }
@@ -1028,7 +1325,17 @@ punch_cli_command_dial (PunchCliOptions *options,
   int count = 0;
   int interval = 0;
   int hold = 0;
+  int punch_wait = DEFAULT_PUNCH_WAIT_S;
+  gboolean require_direct = FALSE;
+  g_auto (GStrv) listen = NULL;
+  g_autofree char *bad = NULL;
   const GOptionEntry entries[] = {
+    { "listen", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &listen,
+      "Listen on MA, and dial from its port (repeatable; default " DEFAULT_LISTEN_ADDR ")", "MA" },
+    { "require-direct", 0, 0, G_OPTION_ARG_NONE, &require_direct,
+      "Fail unless the path ends direct (a relayed address must be hole-punched)", NULL },
+    { "punch-wait", 0, 0, G_OPTION_ARG_INT, &punch_wait,
+      "Wait up to SECONDS for a hole punch over a relayed connection (default 30)", "SECONDS" },
     { "ping", 0, 0, G_OPTION_ARG_INT, &count, "Then ping N times on one stream", "N" },
     { "interval", 0, 0, G_OPTION_ARG_INT, &interval,
       "Wait MS milliseconds between pings (default 0)", "MS" },
@@ -1036,12 +1343,17 @@ punch_cli_command_dial (PunchCliOptions *options,
       "Then keep the connection SECONDS longer, printing its events (a hole punch, say)", "SECONDS" },
     { NULL }
   };
+  const char * const default_listen[] = { DEFAULT_LISTEN_ADDR, NULL };
   g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GPtrArray) addrs = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_multiaddr_unref);
+  guint64 extra_ms;
   int status;
   Cli cli;
 
   context = command_context_new (options, "MULTIADDR",
-                                 "Connects to a peer, waits for its identify, optionally pings it.",
+                                 "Connects to a peer, waits for its identify and, over a relay, for a "
+                                 "hole punch to a direct connection; optionally pings it. Prints the "
+                                 "path it ended on.",
                                  entries);
   if (!parse_command_line (context, options, &argc, &argv, 1, &status))
     return status;
@@ -1051,6 +1363,10 @@ punch_cli_command_dial (PunchCliOptions *options,
     return usage_error (context, "--interval must not be negative");
   if (hold < 0)
     return usage_error (context, "--hold must not be negative");
+  if (punch_wait < 1 || punch_wait > 3600)
+    return usage_error (context, "--punch-wait must be between 1 and 3600");
+  if (!parse_multiaddrs (listen != NULL ? (const char * const *) listen : default_listen, "multiaddr", addrs, &bad))
+    return usage_error (context, "%s", bad);
 
   cli_init (&cli, options);
   if ((status = parse_target (context, &cli, argv[1])) != PUNCH_CLI_EXIT_OK)
@@ -1062,8 +1378,13 @@ punch_cli_command_dial (PunchCliOptions *options,
   cli.ping_interval_ms = interval;
   cli.punch_holes = TRUE;
   cli.hold_s = hold;
-  return cli_run_dial (&cli, dial_connected,
-                       ping_waiting_ms (count, interval) + (guint) MIN ((guint64) hold * 1000, G_MAXUINT / 2));
+  cli.dial_listen = g_steal_pointer (&addrs);
+  cli.report_path = TRUE;
+  cli.require_direct = require_direct;
+  cli.punch_wait_s = (guint) punch_wait;
+  /* Waiting on purpose is not counted against --timeout. */
+  extra_ms = ping_waiting_ms (count, interval) + (guint64) hold * 1000 + (guint64) punch_wait * 1000;
+  return cli_run_dial (&cli, dial_connected, (guint) MIN (extra_ms, G_MAXUINT / 2));
 }
 
 static void
@@ -1085,12 +1406,17 @@ punch_cli_command_forward (PunchCliOptions *options,
                            char           **argv)
 {
   g_autofree char *local = NULL;
+  g_auto (GStrv) listen = NULL;
+  g_autofree char *bad = NULL;
   const GOptionEntry entries[] = {
     { "local", 0, 0, G_OPTION_ARG_STRING, &local,
       "Listen on HOST:PORT (default 127.0.0.1:0: a free port)", "HOST:PORT" },
+    { "listen", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &listen,
+      "Also listen for peers on MA, so that dials and hole punches use its port (repeatable)", "MA" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GPtrArray) addrs = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_multiaddr_unref);
   int status;
   Cli cli;
 
@@ -1103,6 +1429,8 @@ punch_cli_command_forward (PunchCliOptions *options,
     return status;
   if (!punch_forward_name_is_valid (argv[2], strlen (argv[2])))
     return usage_error (context, "“%s” is not a service name (1 to 64 of A-Z a-z 0-9 . _ -)", argv[2]);
+  if (!parse_multiaddrs ((const char * const *) listen, "multiaddr", addrs, &bad))
+    return usage_error (context, "%s", bad);
 
   cli_init (&cli, options);
   if ((status = parse_target (context, &cli, argv[1])) != PUNCH_CLI_EXIT_OK)
@@ -1112,6 +1440,7 @@ punch_cli_command_forward (PunchCliOptions *options,
     }
   cli.forward_name = g_strdup (argv[2]);
   cli.forward_local = g_strdup (local != NULL ? local : "127.0.0.1:0");
+  cli.dial_listen = g_steal_pointer (&addrs);
   cli.listening = TRUE;
   cli.punch_holes = TRUE;
   return cli_run_dial (&cli, forward_connected, 0);

@@ -412,6 +412,49 @@ punch_cli_output_perf (PunchCliOutput        *self,
                result->total_seconds);
 }
 
+static void
+append_rtt (GString    *text,
+            JsonObject *path,
+            const char *member,
+            const char *label)
+{
+  JsonNode *node = json_object_get_member (path, member);
+
+  if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
+    g_string_append_printf (text, "%s%s %.1f ms", text->len > 0 ? ", " : "", label, json_node_get_double (node));
+}
+
+void
+punch_cli_output_path (PunchCliOutput *self,
+                       JsonObject     *path)
+{
+  const char *kind = json_object_get_string_member_with_default (path, "path", "failed");
+  const char *remote = json_object_get_string_member_with_default (path, "remote", NULL);
+  const char *reason = json_object_get_string_member_with_default (path, "reason", NULL);
+  JsonNode *ms = json_object_get_member (path, "ms_to_direct");
+  gint64 attempts = json_object_get_int_member_with_default (path, "attempts", 0);
+  g_autoptr (GString) rtts = g_string_new (NULL);
+
+  if (self->json)
+    return;
+  append_rtt (rtts, path, "rtt_relayed_ms", "RTT relayed");
+  append_rtt (rtts, path, "rtt_direct_ms", "RTT direct");
+  if (g_str_equal (kind, "direct") && ms != NULL && !JSON_NODE_HOLDS_NULL (ms))
+    human_print (self, "Path: direct to %s, %.0f ms after the relayed connection (%" G_GINT64_FORMAT
+                 " hole-punch attempt%s)\n", remote != NULL ? remote : "?", json_node_get_double (ms), attempts,
+                 attempts == 1 ? "" : "s");
+  else if (g_str_equal (kind, "direct"))
+    human_print (self, "Path: direct to %s\n", remote != NULL ? remote : "?");
+  else if (g_str_equal (kind, "relayed"))
+    human_print (self, "Path: relayed via %s (%" G_GINT64_FORMAT " hole-punch attempt%s): %s\n",
+                 remote != NULL ? remote : "?", attempts, attempts == 1 ? "" : "s",
+                 reason != NULL ? reason : "no reason given");
+  else
+    human_print (self, "Path: none%s%s\n", reason != NULL ? ": " : "", reason != NULL ? reason : "");
+  if (rtts->len > 0)
+    human_print (self, "  %s\n", rtts->str);
+}
+
 void
 punch_cli_output_error (PunchCliOutput *self,
                         const char     *context,

@@ -55,6 +55,11 @@ void punch_cli_output_ping_summary (PunchCliOutput *self,
                                     gint64          rtt_min_us,
                                     gint64          rtt_avg_us,
                                     gint64          rtt_max_us);
+/* Human text only: dial's path (@path holds the result's "path",
+ * "ms_to_direct", "rtt_relayed_ms", "rtt_direct_ms", "attempts", "remote"
+ * and "reason" members). */
+void punch_cli_output_path       (PunchCliOutput  *self,
+                                  JsonObject      *path);
 void punch_cli_output_error      (PunchCliOutput  *self,
                                   const char      *context,
                                   const GError    *error);
