@@ -24,6 +24,11 @@
 #define DIALBACK_LINGER_MS      2000
 /* Observations kept for the mapping classifier. */
 #define MAX_OBSERVATIONS        64
+/* An OK counts once its dial-back reached us; the dial-back connection may
+ * finish its handshake a little after the answer arrives. */
+#define DIALBACK_GRACE_MS       1000
+/* Inbound connections remembered as possible dial-backs. */
+#define MAX_INBOUND_SEEN        32
 
 G_DEFINE_ENUM_TYPE (PunchReachability, punch_reachability,
                     G_DEFINE_ENUM_VALUE (PUNCH_REACHABILITY_UNKNOWN, "unknown"),
@@ -55,10 +60,13 @@ struct _PunchAutonatService
   gulong                network_changed_id;
   gulong                listen_changed_id;
   gulong                identified_id;
+  gulong                opened_id;
   guint                 timer_id;
   gboolean              probing;
 
-  GHashTable           *answers;       /* server peer ID text → GINT (1 = OK, 2 = E_DIAL_ERROR) */
+  GHashTable           *answers;       /* server peer ID text → GINT (1 = OK, 2 = E_DIAL_ERROR,
+                                        * 3 = OK without a dial-back reaching us) */
+  GArray               *inbound_seen;  /* InboundSeen: recent inbound direct connections */
   GPtrArray            *observations;  /* PunchNatObservation, oldest first */
 
   GHashTable           *window_counts; /* client peer ID text → GUINT requests in this window */
@@ -110,8 +118,16 @@ enum
   SERVED,
   OBSERVATION,
   NETWORK_CHANGED,
+  PROBED,
   N_SIGNALS
 };
+
+typedef struct
+{
+  gint64 time;        /* monotonic µs */
+  guint8 ip[16];
+  gsize  ip_len;
+} InboundSeen;
 
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
@@ -230,7 +246,7 @@ punch_autonat_service_get_answer_counts (PunchAutonatService *self,
     {
       if (GPOINTER_TO_INT (value) == 1)
         ok++;
-      else
+      else if (GPOINTER_TO_INT (value) == 2)
         failed++;
     }
   if (n_ok != NULL)
@@ -255,20 +271,49 @@ recompute_reachability (PunchAutonatService *self)
     set_reachability (self, PUNCH_REACHABILITY_UNKNOWN, MAX (ok, failed));
 }
 
+guint
+punch_autonat_service_get_unverified_count (PunchAutonatService *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint n = 0;
+
+  g_return_val_if_fail (PUNCH_IS_AUTONAT_SERVICE (self), 0);
+
+  g_hash_table_iter_init (&iter, self->answers);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (GPOINTER_TO_INT (value) == 3)
+      n++;
+  return n;
+}
+
+gboolean
+punch_autonat_service_is_answer_verified (PunchAutonatService *self, PunchPeerId *server)
+{
+  g_return_val_if_fail (PUNCH_IS_AUTONAT_SERVICE (self), FALSE);
+  g_return_val_if_fail (server != NULL, FALSE);
+
+  return GPOINTER_TO_INT (g_hash_table_lookup (self->answers, punch_peer_id_to_string (server))) != 3;
+}
+
 static void
-record_answer (PunchAutonatService *self, PunchPeerId *server, int status, PunchMultiaddr *addr)
+record_answer (PunchAutonatService *self, PunchPeerId *server, int status, PunchMultiaddr *addr, gboolean verified)
 {
   const char *key = punch_peer_id_to_string (server);
 
-  g_debug ("autonat: %s answered %s", key, punch_autonat_status_to_string (status));
+  g_debug ("autonat: %s answered %s%s", key, punch_autonat_status_to_string (status),
+           verified ? "" : " but no dial-back reached us");
   /* Refusals and errors say nothing about us: only OK and E_DIAL_ERROR
-   * count, and a server's latest answer replaces its earlier one. */
+   * count, and a server's latest answer replaces its earlier one. An OK
+   * whose dial-back never reached us is a claim we know to be unproven
+   * (js-libp2p's server answers over the connection the request came on,
+   * comparing addresses, without dialling): kept apart, never counted. */
   if (status == PUNCH_AUTONAT_STATUS_OK)
-    g_hash_table_insert (self->answers, g_strdup (key), GINT_TO_POINTER (1));
+    g_hash_table_insert (self->answers, g_strdup (key), GINT_TO_POINTER (verified ? 1 : 3));
   else if (status == PUNCH_AUTONAT_STATUS_E_DIAL_ERROR)
     g_hash_table_insert (self->answers, g_strdup (key), GINT_TO_POINTER (2));
 
-  if (status == PUNCH_AUTONAT_STATUS_OK && addr != NULL
+  if (status == PUNCH_AUTONAT_STATUS_OK && verified && addr != NULL
       && (self->public_addr == NULL || !punch_multiaddr_equal (self->public_addr, addr)))
     {
       g_clear_pointer (&self->public_addr, punch_multiaddr_unref);
@@ -281,10 +326,62 @@ record_answer (PunchAutonatService *self, PunchPeerId *server, int status, Punch
 
 /* ---- client: one request ---- */
 
+/* ---- client: did the dial-back reach us? ---- */
+
+static gboolean
+ip_of (PunchMultiaddr *addr, guint8 ip[16], gsize *len)
+{
+  PunchMultiaddrComponent c;
+
+  if (addr == NULL || !punch_multiaddr_get_component (addr, 0, &c)
+      || (c.code != PUNCH_PROTO_IP4 && c.code != PUNCH_PROTO_IP6) || c.value_len > 16)
+    return FALSE;
+  memcpy (ip, c.value, c.value_len);
+  *len = c.value_len;
+  return TRUE;
+}
+
+static void
+on_connection_opened (PunchHost *host, PunchConnection *conn, gpointer user_data)
+{
+  PunchAutonatService *self = user_data;
+  InboundSeen seen = { 0 };
+
+  if (punch_connection_get_direction (conn) != PUNCH_DIRECTION_INBOUND || punch_connection_get_relayed (conn)
+      || !ip_of (punch_connection_get_remote_addr (conn), seen.ip, &seen.ip_len))
+    return;
+  seen.time = g_get_monotonic_time ();
+  if (self->inbound_seen->len >= MAX_INBOUND_SEEN)
+    g_array_remove_index (self->inbound_seen, 0);
+  g_array_append_val (self->inbound_seen, seen);
+}
+
+/* Whether an inbound direct connection from the IP of @server_addr opened
+ * since @since: a server that dialled us back from where it answers. */
+static gboolean
+dialback_seen (PunchAutonatService *self, PunchMultiaddr *server_addr, gint64 since)
+{
+  guint8 ip[16];
+  gsize len;
+
+  if (!ip_of (server_addr, ip, &len))
+    return FALSE;
+  for (guint i = 0; i < self->inbound_seen->len; i++)
+    {
+      InboundSeen *seen = &g_array_index (self->inbound_seen, InboundSeen, i);
+
+      if (seen->time >= since && seen->ip_len == len && memcmp (seen->ip, ip, len) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 typedef struct
 {
   PunchConnection *connection;
   PunchPeerId     *server;
+  PunchMultiaddr  *server_addr;
+  gint64           started;
   GPtrArray       *addrs;
   GIOStream       *stream;
   PunchDeadline   *deadline;
@@ -301,6 +398,7 @@ request_data_free (RequestData *data)
   g_clear_object (&data->stream);
   g_clear_object (&data->connection);
   g_clear_pointer (&data->server, punch_peer_id_unref);
+  g_clear_pointer (&data->server_addr, punch_multiaddr_unref);
   g_clear_pointer (&data->addrs, g_ptr_array_unref);
   g_clear_pointer (&data->deadline, punch_deadline_free);
   g_clear_pointer (&data->addr, punch_multiaddr_unref);
@@ -315,6 +413,20 @@ request_fail (GTask *task, GError *error)
 
   punch_deadline_adjust_error (data->deadline, &error, "AutoNAT request");
   g_task_return_error (task, error);
+}
+
+/* An OK came before any dial-back we saw: give its connection a moment. */
+static gboolean
+request_grace_cb (gpointer user_data)
+{
+  GTask *task = user_data;
+  PunchAutonatService *self = g_task_get_source_object (task);
+  RequestData *data = g_task_get_task_data (task);
+
+  record_answer (self, data->server, data->status, data->addr,
+                 dialback_seen (self, data->server_addr, data->started));
+  g_task_return_boolean (task, TRUE);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -340,7 +452,15 @@ request_read (GObject *source, GAsyncResult *result, gpointer user_data)
   /* The exchange is over: close our side politely rather than reset. */
   punch_protocol_close_stream (data->stream);
   g_clear_object (&data->stream);
-  record_answer (self, data->server, data->status, data->addr);
+  if (data->status == PUNCH_AUTONAT_STATUS_OK && !dialback_seen (self, data->server_addr, data->started))
+    {
+      guint id = g_timeout_add_full (G_PRIORITY_DEFAULT, DIALBACK_GRACE_MS, request_grace_cb,
+                                     g_steal_pointer (&task), g_object_unref);
+
+      g_source_set_name_by_id (id, "[punchline] autonat dial-back grace");
+      return;
+    }
+  record_answer (self, data->server, data->status, data->addr, TRUE);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -410,6 +530,9 @@ punch_autonat_service_request_async (PunchAutonatService *self,
   data = g_new0 (RequestData, 1);
   data->connection = g_object_ref (connection);
   data->server = punch_peer_id_ref (punch_connection_get_peer_id (connection));
+  data->server_addr = punch_connection_get_remote_addr (connection) != NULL
+                        ? punch_multiaddr_ref (punch_connection_get_remote_addr (connection)) : NULL;
+  data->started = g_get_monotonic_time ();
   data->addrs = addrs != NULL ? g_ptr_array_ref (addrs) : punch_autonat_service_get_candidate_addrs (self);
   data->deadline = punch_deadline_new (cancellable, self->dial_timeout_ms + REQUEST_SLACK_MS);
   g_task_set_task_data (task, data, (GDestroyNotify) request_data_free);
@@ -471,6 +594,7 @@ probe_one_done (GObject *source, GAsyncResult *result, gpointer user_data)
   if (--data->pending > 0)
     return;
   self->probing = FALSE;
+  g_signal_emit (self, signals[PROBED], 0, (int) self->reachability);
   g_task_return_int (task, self->reachability);
 }
 
@@ -615,15 +739,80 @@ punch_autonat_service_reset (PunchAutonatService *self)
   recompute_reachability (self);
 }
 
+/**
+ * punch_local_addr_present:
+ * @addr: an /ip4|ip6/… multiaddr (anything after the IP is ignored)
+ *
+ * Whether the IP of @addr is still one of this machine's: binding a UDP
+ * socket to it (port 0) fails once no interface holds it. Wildcard and
+ * unparsable addresses count as present: nothing says they went away.
+ */
+gboolean
+punch_local_addr_present (PunchMultiaddr *addr)
+{
+  g_autoptr (GInetAddress) inet = NULL;
+  g_autoptr (GSocketAddress) sockaddr = NULL;
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GError) error = NULL;
+  PunchMultiaddrComponent c;
+
+  if (addr == NULL || !punch_multiaddr_get_component (addr, 0, &c)
+      || !((c.code == PUNCH_PROTO_IP4 && c.value_len == 4) || (c.code == PUNCH_PROTO_IP6 && c.value_len == 16)))
+    return TRUE;
+  inet = g_inet_address_new_from_bytes (c.value, c.code == PUNCH_PROTO_IP4 ? G_SOCKET_FAMILY_IPV4
+                                                                         : G_SOCKET_FAMILY_IPV6);
+  if (g_inet_address_get_is_any (inet))
+    return TRUE;
+  sockaddr = g_inet_socket_address_new (inet, 0);
+  socket = g_socket_new (g_inet_address_get_family (inet), G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
+  if (socket == NULL)
+    return TRUE;
+  /* EADDRNOTAVAIL: no interface has it any more. */
+  return g_socket_bind (socket, sockaddr, FALSE, &error)
+         || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
+}
+
+/* Drops the observations made from local addresses that are gone; TRUE
+ * when there were any. */
+static gboolean
+drop_vanished_observations (PunchAutonatService *self)
+{
+  gboolean dropped = FALSE;
+
+  for (guint i = self->observations->len; i > 0; i--)
+    {
+      PunchNatObservation *obs = g_ptr_array_index (self->observations, i - 1);
+
+      if (!punch_local_addr_present (obs->local_addr))
+        {
+          g_ptr_array_remove_index (self->observations, i - 1);
+          dropped = TRUE;
+        }
+    }
+  return dropped;
+}
+
+/* GNetworkMonitor reports every change of routes or addresses, also ones
+ * that change nothing for us (a link-local route appearing). Only when an
+ * address we were seen from went away (or the network went away) is what
+ * we learnt stale; otherwise we ask again and keep it until answers say
+ * otherwise. */
 static void
 on_network_changed (GNetworkMonitor *monitor, gboolean available, gpointer user_data)
 {
   PunchAutonatService *self = user_data;
 
-  g_debug ("autonat: the network changed; answers and observations are stale");
-  punch_autonat_service_reset (self);
+  if (!available || drop_vanished_observations (self))
+    {
+      g_debug ("autonat: the network changed; answers and observations are stale");
+      punch_autonat_service_reset (self);
+      schedule_probe (self, SETTLE_DELAY_S);
+      g_signal_emit (self, signals[NETWORK_CHANGED], 0, "interfaces");
+      return;
+    }
+  g_debug ("autonat: the network changed, our addresses did not; checking again");
   schedule_probe (self, SETTLE_DELAY_S);
-  g_signal_emit (self, signals[NETWORK_CHANGED], 0, "interfaces");
+  g_signal_emit (self, signals[NETWORK_CHANGED], 0, "routes");
 }
 
 static void
@@ -1111,6 +1300,8 @@ punch_autonat_service_dispose (GObject *object)
     punch_host_remove_stream_handler (self->host, PUNCH_AUTONAT_PROTOCOL);
   if (self->identify != NULL)
     g_clear_signal_handler (&self->identified_id, self->identify);
+  if (self->host != NULL)
+    g_clear_signal_handler (&self->opened_id, self->host);
   g_clear_object (&self->dialer_identify);
   if (self->dialer != NULL)
     punch_host_close (self->dialer);
@@ -1128,6 +1319,7 @@ punch_autonat_service_finalize (GObject *object)
 
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->answers, g_hash_table_unref);
+  g_clear_pointer (&self->inbound_seen, g_array_unref);
   g_clear_pointer (&self->observations, g_ptr_array_unref);
   g_clear_pointer (&self->window_counts, g_hash_table_unref);
   g_clear_pointer (&self->public_addr, punch_multiaddr_unref);
@@ -1255,6 +1447,15 @@ punch_autonat_service_class_init (PunchAutonatServiceClass *klass)
    * Answers and observations were dropped as stale and a probe is due in
    * a few seconds; owners of reservations and listeners should renew them.
    */
+  /**
+   * PunchAutonatService::probed:
+   * @reachability: (type PunchReachability): the reachability after it
+   *
+   * A probe (punch_autonat_service_probe_async(), or one the service ran
+   * itself) got every answer it was going to get.
+   */
+  signals[PROBED] = g_signal_new ("probed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                  G_TYPE_NONE, 1, G_TYPE_INT);
   signals[NETWORK_CHANGED] = g_signal_new ("network-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                                            NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
@@ -1264,6 +1465,7 @@ punch_autonat_service_init (PunchAutonatService *self)
 {
   self->cancellable = g_cancellable_new ();
   self->answers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->inbound_seen = g_array_new (FALSE, TRUE, sizeof (InboundSeen));
   self->observations = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_nat_observation_free);
   self->window_counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->window_start = g_get_monotonic_time ();
@@ -1299,6 +1501,7 @@ punch_autonat_service_new (PunchHost *host, PunchIdentifyService *identify)
   self->identify = g_object_ref (identify);
   set_server_enabled (self, self->server_enabled);
   self->identified_id = g_signal_connect (identify, "identified", G_CALLBACK (on_identified), self);
+  self->opened_id = g_signal_connect (host, "connection-opened", G_CALLBACK (on_connection_opened), self);
   watch (self, self->client_enabled);
   return self;
 }

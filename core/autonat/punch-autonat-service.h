@@ -75,9 +75,20 @@ G_DECLARE_FINAL_TYPE (PunchAutonatService, punch_autonat_service, PUNCH, AUTONAT
  * - "observation" (PunchNatObservation *): identify reported how a peer
  *   sees us on a direct connection; "nat-mapping" is updated after it
  * - "network-changed" (const char *what): "interfaces" (#GNetworkMonitor,
- *   while "client-enabled") or "external-address" (an observer at the same
- *   IP now sees us on another public IP: a router's WAN address changed);
- *   answers and older observations were dropped and a probe is due
+ *   while "client-enabled", and an address we were observed from is gone),
+ *   "routes" (#GNetworkMonitor, our addresses are all still there: nothing
+ *   was dropped, a probe is due) or "external-address" (an observer at the
+ *   same IP now sees us on another public IP: a router's WAN address
+ *   changed); except for "routes", answers and older observations were
+ *   dropped and a probe is due
+ * - "probed" (int reachability): a probe got all its answers
+ *
+ * An OK answer counts only when the server's dial-back reached us (an
+ * inbound connection from the server's IP during the request, or within
+ * a second of the answer): js-libp2p's server answers OK without dialling
+ * when the requester's connection comes from the address asked about, which
+ * says nothing about a NAT that keeps ports. Such answers are kept apart
+ * (punch_autonat_service_get_unverified_count()).
  */
 PunchAutonatService *punch_autonat_service_new (PunchHost *host, PunchIdentifyService *identify);
 
@@ -89,6 +100,11 @@ PunchMultiaddr      *punch_autonat_service_get_public_addr (PunchAutonatService 
 void                 punch_autonat_service_get_answer_counts (PunchAutonatService *self,
                                                               guint               *n_ok,
                                                               guint               *n_failed);
+/* OK answers whose dial-back never reached us (not counted). */
+guint                punch_autonat_service_get_unverified_count (PunchAutonatService *self);
+/* FALSE when @server's latest answer was such an OK. */
+gboolean             punch_autonat_service_is_answer_verified (PunchAutonatService *self,
+                                                               PunchPeerId         *server);
 /* The addresses we ask servers to dial: observed (direct connections) and
  * listen addresses, /ip4|ip6/…/tcp, public unless "allow-non-public".
  * (transfer full) (element-type PunchMultiaddr) */
@@ -128,6 +144,9 @@ PunchReachability    punch_autonat_service_probe_finish (PunchAutonatService *se
 /* Forgets answers and observations (the network changed); the
  * reachability and mapping become unknown. */
 void                 punch_autonat_service_reset (PunchAutonatService *self);
+
+/* Whether the IP of @addr is still on one of this machine's interfaces. */
+gboolean             punch_local_addr_present (PunchMultiaddr *addr);
 
 PunchNatMapping      punch_autonat_service_get_nat_mapping (PunchAutonatService *self);
 /* The observations kept (oldest first, at most 64).

@@ -4,6 +4,7 @@
 #include "punch-addr-scope.h"
 #include "punch-dnsaddr.h"
 #include "punch-error.h"
+#include "punch-protocols-private.h"
 
 #include <string.h>
 
@@ -724,19 +725,141 @@ on_relay_addrs_changed (PunchRelayClient *client, gpointer user_data)
   update_addrs (self);
 }
 
-/* Interface changes come in bursts (an address, then routes): reserve
- * again once the network has been quiet this long. */
+/* Interface changes come in bursts (an address, then routes): check our
+ * connections once the network has been quiet this long. */
 #define RENEW_SETTLE_MS 1000
+/* After a change of network, a connection that does not answer a ping
+ * within this rides a path that is gone. */
+#define LIVENESS_TIMEOUT_MS 3000
 
+typedef struct
+{
+  PunchNode       *self;
+  PunchConnection *conn;
+  PunchDeadline   *deadline;
+} LivenessOp;
+
+static void
+drop_stale (PunchNode *self, PunchConnection *conn, const char *why)
+{
+  const char *id = punch_peer_id_to_string (punch_connection_get_peer_id (conn));
+  g_autofree char *detail = g_strdup_printf ("connection %u: %s", punch_connection_get_id (conn), why);
+
+  g_debug ("network: dropping %s", detail);
+  count (self, "network.stale_connections");
+  add_event (self, g_hash_table_lookup (self->peers_by_id, id), "network", id, NULL, "stale connection", detail);
+  /* The relay client reconnects and reserves again on its own. */
+  punch_connection_close (conn);
+}
+
+static void
+liveness_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  LivenessOp *op = user_data;
+  g_autoptr (GError) error = NULL;
+
+  punch_ping_service_ping_finish (PUNCH_PING_SERVICE (source), result, &error);
+  if (error != NULL)
+    punch_deadline_adjust_error (op->deadline, &error, "Ping after a change of network");
+  if (error != NULL && !op->self->closed && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+      && punch_connection_get_state (op->conn) == PUNCH_CONNECTION_STATE_OPEN)
+    drop_stale (op->self, op->conn, error->message);
+  punch_deadline_free (op->deadline);
+  g_object_unref (op->conn);
+  g_object_unref (op->self);
+  g_free (op);
+}
+
+static void
+check_liveness (PunchNode *self, PunchConnection *conn)
+{
+  LivenessOp *op = g_new0 (LivenessOp, 1);
+
+  op->self = g_object_ref (self);
+  op->conn = g_object_ref (conn);
+  op->deadline = punch_deadline_new (self->cancellable, LIVENESS_TIMEOUT_MS);
+  punch_ping_service_ping_async (self->ping, conn, punch_deadline_get_cancellable (op->deadline), liveness_done, op);
+}
+
+static gboolean
+same_ip (PunchMultiaddr *a, PunchMultiaddr *b)
+{
+  PunchMultiaddrComponent ca, cb;
+
+  return a != NULL && b != NULL && punch_multiaddr_get_component (a, 0, &ca)
+         && punch_multiaddr_get_component (b, 0, &cb) && ca.code == cb.code && ca.value_len == cb.value_len
+         && memcmp (ca.value, cb.value, ca.value_len) == 0;
+}
+
+/* Whether @conn was seen on a public IP that is none of our external
+ * addresses now: its NAT mapping belongs to an address we lost. */
+static gboolean
+observed_on_old_ip (PunchConnection *conn, const PunchNatReport *nat)
+{
+  PunchMultiaddr *observed = punch_connection_get_observed_addr (conn);
+
+  if (observed == NULL || !punch_multiaddr_is_public (observed) || nat->external_addrs->len == 0)
+    return FALSE;
+  for (guint i = 0; i < nat->external_addrs->len; i++)
+    if (same_ip (observed, g_ptr_array_index (nat->external_addrs, i)))
+      return FALSE;
+  return TRUE;
+}
+
+/* Relays we hold no reservation on and are not busy reserving wait out a
+ * backoff; a new network is a reason to try them at once. */
+static gboolean
+reservations_all_waiting (PunchNode *self)
+{
+  GListModel *rsvs = punch_relay_client_get_reservations (self->relay_client);
+  guint n = g_list_model_get_n_items (rsvs);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (PunchRelayReservation) rsv = g_list_model_get_item (rsvs, i);
+      PunchReservationState state = punch_relay_reservation_get_state (rsv);
+
+      if (state != PUNCH_RESERVATION_STATE_FAILED && state != PUNCH_RESERVATION_STATE_EXPIRED)
+        return FALSE;
+    }
+  return n > 0;
+}
+
+/* Re-checks instead of dropping everything: a change of routes (a
+ * link-local route appearing) leaves our connections as good as before.
+ * Direct connections whose local address is gone, or that were seen on an
+ * external IP we no longer have, are dropped; the others must answer a
+ * ping. The relay client reserves again on any relay whose connection
+ * went; AutoNAT probes again by itself. */
 static gboolean
 renew_cb (gpointer user_data)
 {
   PunchNode *self = user_data;
+  GListModel *conns = punch_host_get_connections (self->host);
+  g_autoptr (PunchNatReport) nat = punch_autonat_service_get_nat_report (self->autonat);
+  g_autoptr (GPtrArray) snapshot = g_ptr_array_new_with_free_func (g_object_unref);
+  guint n = g_list_model_get_n_items (conns);
+  /* Before we drop anything: those we drop reconnect by themselves. */
+  gboolean waiting = reservations_all_waiting (self);
 
   self->renew_source = 0;
-  /* Our connections to relays may ride a NAT mapping that is gone, and the
-   * relayed addresses we advertise with them. */
-  punch_relay_client_renew (self->relay_client, self->renew_reason);
+  for (guint i = 0; i < n; i++)
+    g_ptr_array_add (snapshot, g_list_model_get_item (conns, i));
+  for (guint i = 0; i < snapshot->len; i++)
+    {
+      PunchConnection *conn = g_ptr_array_index (snapshot, i);
+
+      if (punch_connection_get_state (conn) != PUNCH_CONNECTION_STATE_OPEN || punch_connection_get_relayed (conn))
+        continue;
+      if (!punch_local_addr_present (punch_connection_get_local_addr (conn)))
+        drop_stale (self, conn, "its local address is gone");
+      else if (observed_on_old_ip (conn, nat))
+        drop_stale (self, conn, "seen on an external address we no longer have");
+      else
+        check_liveness (self, conn);
+    }
+  if (waiting)
+    punch_relay_client_renew (self->relay_client, self->renew_reason);
   update_addrs (self);
   return G_SOURCE_REMOVE;
 }
@@ -754,7 +877,7 @@ on_network_changed (PunchAutonatService *autonat, const char *what, gpointer use
   self->renew_reason = g_strdup_printf ("network changed (%s)", what ? what : "?");
   g_clear_handle_id (&self->renew_source, g_source_remove);
   self->renew_source = g_timeout_add (RENEW_SETTLE_MS, renew_cb, self);
-  g_source_set_name_by_id (self->renew_source, "[punchline] renew reservations");
+  g_source_set_name_by_id (self->renew_source, "[punchline] check connections");
   update_addrs (self);
   g_signal_emit (self, signals[NETWORK_CHANGED], 0, what);
 }

@@ -659,6 +659,80 @@ test_malformed_response (Fixture *f, gconstpointer data)
   answer_clear (&a);
 }
 
+/* A server like js-libp2p's: OK over the connection the request came on,
+ * comparing addresses, without dialling back. */
+static void
+lazy_server_handler (PunchHost *host, PunchConnection *conn, GIOStream *stream, const char *protocol,
+                     gpointer user_data)
+{
+  g_autoptr (PunchMultiaddr) addr = punch_multiaddr_slice (punch_connection_get_remote_addr (conn), 0, 2);
+  g_autoptr (GBytes) reply = punch_autonat_response_encode (PUNCH_AUTONAT_STATUS_OK, NULL, addr);
+
+  punch_framing_write_async (g_io_stream_get_output_stream (stream), reply, NULL, NULL, NULL);
+}
+
+static void
+test_request_ok_without_dialback (Fixture *f, gconstpointer data)
+{
+  Node *server = node_new (f, TRUE);
+  Node *client = node_new (f, TRUE);
+  PunchConnection *conn = connect_nodes (client, server);
+  guint ok = 7, failed = 7;
+  Answer a;
+
+  punch_host_set_stream_handler (server->host, PUNCH_AUTONAT_PROTOCOL, lazy_server_handler, NULL, NULL);
+  request (client, conn, NULL, &a);
+  g_assert_no_error (a.error);
+  g_assert_true (a.ok);
+  g_assert_cmpint (a.status, ==, PUNCH_AUTONAT_STATUS_OK);
+  /* Nothing reached us: the claim is kept apart and proves nothing. */
+  g_assert_false (punch_autonat_service_is_answer_verified (client->autonat,
+                                                            punch_host_get_peer_id (server->host)));
+  g_assert_cmpuint (punch_autonat_service_get_unverified_count (client->autonat), ==, 1);
+  punch_autonat_service_get_answer_counts (client->autonat, &ok, &failed);
+  g_assert_cmpuint (ok, ==, 0);
+  g_assert_cmpuint (failed, ==, 0);
+  g_assert_cmpuint (punch_autonat_service_get_confidence (client->autonat), ==, 0);
+  g_assert_null (punch_autonat_service_get_public_addr (client->autonat));
+  answer_clear (&a);
+
+  /* A real server's OK (its dial-back arrived) is verified. */
+  punch_host_remove_stream_handler (server->host, PUNCH_AUTONAT_PROTOCOL);
+  g_object_set (server->autonat, "server-enabled", FALSE, NULL);
+  g_object_set (server->autonat, "server-enabled", TRUE, NULL);
+  request (client, conn, NULL, &a);
+  g_assert_true (a.ok);
+  g_assert_cmpint (a.status, ==, PUNCH_AUTONAT_STATUS_OK);
+  g_assert_true (punch_autonat_service_is_answer_verified (client->autonat,
+                                                           punch_host_get_peer_id (server->host)));
+  g_assert_cmpuint (punch_autonat_service_get_unverified_count (client->autonat), ==, 0);
+  g_assert_cmpuint (punch_autonat_service_get_confidence (client->autonat), ==, 1);
+  answer_clear (&a);
+}
+
+static void
+test_local_addr_present (Fixture *f, gconstpointer data)
+{
+  static const struct { const char *addr; gboolean present; } cases[] = {
+    { "/ip4/127.0.0.1/tcp/4001", TRUE },
+    { "/ip4/0.0.0.0/tcp/4001", TRUE },     /* a wildcard never goes away */
+    { "/ip4/198.51.100.254", FALSE },       /* TEST-NET-2: on no interface */
+    { "/ip6/2001:db8::7/tcp/1", FALSE },    /* documentation prefix */
+    { "/dns4/example.com/tcp/1", TRUE },    /* not an IP: nothing says it left */
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PunchMultiaddr) addr = punch_multiaddr_new_from_string (cases[i].addr, &error);
+
+      g_assert_no_error (error);
+      g_test_message ("%s", cases[i].addr);
+      g_assert_cmpint (punch_local_addr_present (addr), ==, cases[i].present);
+    }
+  g_assert_true (punch_local_addr_present (NULL));
+}
+
 /* ---- reachability from several servers ---- */
 
 static PunchReachability
@@ -843,6 +917,8 @@ main (int argc, char **argv)
   ADD ("/core/autonat/message/text", test_message_text);
   ADD ("/core/autonat/request/ok", test_request_ok);
   ADD ("/core/autonat/request/dial-error", test_request_dial_error);
+  ADD ("/core/autonat/request/ok-without-dialback", test_request_ok_without_dialback);
+  ADD ("/core/autonat/local-addr-present", test_local_addr_present);
   ADD ("/core/autonat/request/third-party-refused", test_request_third_party_refused);
   ADD ("/core/autonat/request/non-public", test_request_non_public);
   ADD ("/core/autonat/rate-limit/per-peer", test_rate_limit_per_peer);
