@@ -6,9 +6,8 @@
  */
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
-#include <signal.h>
-#include <sys/prctl.h>
 
+#include "forward-test-proc.h"
 #include "../protocols/protocols-test-util.h"
 
 #define EVENT_TIMEOUT_S 20
@@ -135,171 +134,48 @@ fixture_teardown (Fixture       *f,
 
 /* --- subprocesses --------------------------------------------------------- */
 
-typedef struct
-{
-  GSubprocess      *proc;
-  GDataInputStream *out;
-  GPtrArray        *events;
-  gboolean          reading;
-  gboolean          eof;
-  gboolean          waited;
-} Proc;
-
-static JsonObject *
-parse_event (const char *line)
-{
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) error = NULL;
-
-  if (!json_parser_load_from_data (parser, line, -1, &error))
-    g_error ("stdout line is not JSON (%s): %s", error->message, line);
-  g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
-  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
-}
-
-static void
-on_line (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  Proc *p = user_data;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *line = NULL;
-
-  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL, &error);
-  g_assert_no_error (error);
-  p->reading = FALSE;
-  if (line == NULL)
-    p->eof = TRUE;
-  else
-    {
-      g_test_message ("event: %s", line);
-      g_ptr_array_add (p->events, parse_event (line));
-    }
-}
-
-static JsonObject *
-find_event (Proc       *p,
-            const char *name,
-            guint       nth)
-{
-  for (guint i = 0; i < p->events->len; i++)
-    {
-      JsonObject *e = g_ptr_array_index (p->events, i);
-
-      if (g_strcmp0 (json_object_get_string_member (e, "event"), name) == 0 && nth-- == 0)
-        return e;
-    }
-  return NULL;
-}
-
-static JsonObject *
-proc_wait_event (Proc       *p,
-                 const char *name,
-                 guint       nth)
-{
-  JsonObject *event;
-
-  while ((event = find_event (p, name, nth)) == NULL)
-    {
-      if (p->eof)
-        g_error ("process ended without a %s event", name);
-      p->reading = TRUE;
-      g_data_input_stream_read_line_async (p->out, G_PRIORITY_DEFAULT, NULL, on_line, p);
-      PTEST_WAIT_SECONDS (!p->reading, EVENT_TIMEOUT_S);
-    }
-  return event;
-}
-
-/* A failed test aborts: its children must not outlive it. */
-static void
-die_with_parent (gpointer user_data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static Proc *
+static FwdProc *
 proc_start (Fixture *f,
             ...) G_GNUC_NULL_TERMINATED;
 
-static Proc *
+/* punchline-cli --json ARGS… */
+static FwdProc *
 proc_start (Fixture *f,
             ...)
 {
-  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GError) error = NULL;
-  g_autofree char *cmdline = NULL;
-  Proc *p = g_new0 (Proc, 1);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   const char *arg;
   va_list args;
 
-  g_ptr_array_add (argv, g_strdup (f->cli));
-  g_ptr_array_add (argv, g_strdup ("--json"));
+  g_ptr_array_add (argv, (gpointer) f->cli);
+  g_ptr_array_add (argv, "--json");
   va_start (args, f);
   while ((arg = va_arg (args, const char *)) != NULL)
-    g_ptr_array_add (argv, g_strdup (arg));
+    g_ptr_array_add (argv, (gpointer) arg);
   va_end (args);
   g_ptr_array_add (argv, NULL);
-  cmdline = g_strjoinv (" ", (char **) argv->pdata);
-  g_test_message ("running: %s", cmdline);
-  {
-    g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-
-    g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-    p->proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
-  }
-  g_assert_no_error (error);
-  p->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (p->proc));
-  p->events = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
-  return p;
+  return fwd_proc_spawn ("cli", (const char * const *) argv->pdata, NULL, FWD_PROC_DEFAULT);
 }
 
-/* SIGINT: the command closes cleanly with status 0; reads the rest. */
-static void
-proc_interrupt (Proc *p)
+static JsonObject *
+proc_wait_event (FwdProc    *p,
+                 const char *name,
+                 guint       nth)
 {
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
-
-  g_subprocess_send_signal (p->proc, SIGINT);
-  while (!p->eof)
-    {
-      p->reading = TRUE;
-      g_data_input_stream_read_line_async (p->out, G_PRIORITY_DEFAULT, NULL, on_line, p);
-      PTEST_WAIT_SECONDS (!p->reading, EVENT_TIMEOUT_S);
-    }
-  g_subprocess_wait_async (p->proc, NULL, ptest_store_result, &result);
-  PTEST_WAIT_SECONDS (result != NULL, EVENT_TIMEOUT_S);
-  g_assert_true (g_subprocess_wait_finish (p->proc, result, &error));
-  p->waited = TRUE;
-  g_assert_true (g_subprocess_get_if_exited (p->proc));
-  g_assert_cmpint (g_subprocess_get_exit_status (p->proc), ==, 0);
+  return fwd_proc_wait (p, name, NULL, NULL, nth, EVENT_TIMEOUT_S);
 }
 
 static void
-proc_free (Proc *p)
+proc_interrupt (FwdProc *p)
 {
-  if (!p->waited)
-    {
-      g_autoptr (GAsyncResult) result = NULL;
-
-      g_subprocess_force_exit (p->proc);
-      g_subprocess_wait_async (p->proc, NULL, ptest_store_result, &result);
-      PTEST_WAIT_SECONDS (result != NULL, EVENT_TIMEOUT_S);
-    }
-  g_clear_object (&p->out);
-  g_clear_object (&p->proc);
-  g_clear_pointer (&p->events, g_ptr_array_unref);
-  g_free (p);
+  fwd_proc_interrupt (p, EVENT_TIMEOUT_S);
 }
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Proc, proc_free)
 
 static char *
 peer_id_of (Fixture    *f,
             const char *key)
 {
-  g_autoptr (Proc) p = proc_start (f, "--identity", key, "id", NULL);
+  g_autoptr (FwdProc) p = proc_start (f, "--identity", key, "id", NULL);
   JsonObject *id = proc_wait_event (p, "id", 0);
 
   return g_strdup (json_object_get_string_member (id, "peer_id"));
@@ -381,9 +257,9 @@ test_forward_cli (Fixture       *f,
   g_autofree char *expose = NULL;
   g_autofree char *addr = NULL;
   g_autofree char *local = NULL;
-  g_autoptr (Proc) a = NULL;
-  g_autoptr (Proc) b = NULL;
-  g_autoptr (Proc) c = NULL;
+  g_autoptr (FwdProc) a = NULL;
+  g_autoptr (FwdProc) b = NULL;
+  g_autoptr (FwdProc) c = NULL;
   g_autoptr (GByteArray) echoed = NULL;
   g_autoptr (GByteArray) refused = NULL;
   JsonObject *event;
@@ -442,6 +318,129 @@ test_forward_cli (Fixture       *f,
   proc_interrupt (a);
 }
 
+/* --allow NAME:PEER_ID lets that peer use that service only; the expose
+ * events list who may use each. */
+static void
+test_forward_cli_per_service (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autofree char *a_key = g_build_filename (f->dir, "a.key", NULL);
+  g_autofree char *b_key = g_build_filename (f->dir, "b.key", NULL);
+  g_autofree char *b_id = NULL;
+  g_autofree char *expose_echo = NULL;
+  g_autofree char *expose_other = NULL;
+  g_autofree char *allow = NULL;
+  g_autofree char *addr = NULL;
+  g_autoptr (FwdProc) a = NULL;
+  g_autoptr (FwdProc) b = NULL;
+  g_autoptr (FwdProc) b2 = NULL;
+  g_autoptr (GByteArray) echoed = NULL;
+  g_autoptr (GByteArray) refused = NULL;
+  JsonObject *event;
+  JsonArray *allowed;
+
+  if (f->cli == NULL)
+    {
+      g_test_skip ("PUNCH_CLI is not set (run with meson test)");
+      return;
+    }
+  b_id = peer_id_of (f, b_key);
+  expose_echo = g_strdup_printf ("echo=%s", f->echo_addr);
+  expose_other = g_strdup_printf ("other=%s", f->echo_addr);
+  allow = g_strdup_printf ("echo:%s", b_id);
+  a = proc_start (f, "--identity", a_key, "listen", "--listen", "/ip4/127.0.0.1/tcp/0",
+                  "--expose", expose_echo, "--expose", expose_other, "--allow", allow, NULL);
+  event = proc_wait_event (a, "listening", 0);
+  addr = g_strdup (json_array_get_string_element (json_object_get_array_member (event, "addrs"), 0));
+  event = fwd_proc_wait (a, "expose", "service", "echo", 0, EVENT_TIMEOUT_S);
+  allowed = json_object_get_array_member (event, "allowed");
+  g_assert_cmpuint (json_array_get_length (allowed), ==, 1);
+  g_assert_cmpstr (json_array_get_string_element (allowed, 0), ==, b_id);
+  event = fwd_proc_wait (a, "expose", "service", "other", 0, EVENT_TIMEOUT_S);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (event, "allowed")), ==, 0);
+
+  b = proc_start (f, "--identity", b_key, "forward", addr, "echo", NULL);
+  event = proc_wait_event (b, "forwarding", 0);
+  echoed = exchange (fwd_event_str (event, "local"), 4096);
+  g_assert_cmpuint (echoed->len, ==, 4096);
+  event = proc_wait_event (b, "forward", 0);
+  g_assert_cmpstr (fwd_event_str (event, "outcome"), ==, "ok");
+
+  b2 = proc_start (f, "--identity", b_key, "forward", addr, "other", NULL);
+  event = proc_wait_event (b2, "forwarding", 0);
+  refused = exchange (fwd_event_str (event, "local"), 0);
+  g_assert_cmpuint (refused->len, ==, 0);
+  event = proc_wait_event (b2, "forward", 0);
+  g_assert_cmpstr (fwd_event_str (event, "outcome"), ==, "not-allowed");
+  event = fwd_proc_wait (a, "forward", "service", "other", 0, EVENT_TIMEOUT_S);
+  g_assert_cmpstr (fwd_event_str (event, "outcome"), ==, "not-allowed");
+  g_assert_cmpuint (f->echo_accepted, ==, 1);
+  proc_interrupt (b2);
+  proc_interrupt (b);
+  proc_interrupt (a);
+}
+
+/* The exposing peer restarts: forward dials it again for the next local
+ * connection instead of failing it. */
+static void
+test_forward_cli_redial (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autofree char *a_key = g_build_filename (f->dir, "a.key", NULL);
+  g_autofree char *b_key = g_build_filename (f->dir, "b.key", NULL);
+  g_autofree char *b_id = NULL;
+  g_autofree char *expose = NULL;
+  g_autofree char *addr = NULL;
+  g_autofree char *listen = NULL;
+  g_autofree char *local = NULL;
+  g_autoptr (FwdProc) a = NULL;
+  g_autoptr (FwdProc) a2 = NULL;
+  g_autoptr (FwdProc) b = NULL;
+  g_autoptr (GByteArray) first = NULL;
+  g_autoptr (GByteArray) second = NULL;
+  JsonObject *event;
+  const gsize size = 256 * 1024;
+
+  if (f->cli == NULL)
+    {
+      g_test_skip ("PUNCH_CLI is not set (run with meson test)");
+      return;
+    }
+  b_id = peer_id_of (f, b_key);
+  expose = g_strdup_printf ("echo=%s", f->echo_addr);
+  a = proc_start (f, "--identity", a_key, "listen", "--listen", "/ip4/127.0.0.1/tcp/0",
+                  "--expose", expose, "--allow", b_id, NULL);
+  event = proc_wait_event (a, "listening", 0);
+  addr = g_strdup (json_array_get_string_element (json_object_get_array_member (event, "addrs"), 0));
+  g_assert_nonnull (strstr (addr, "/p2p/"));
+  listen = g_strndup (addr, strstr (addr, "/p2p/") - addr);
+
+  b = proc_start (f, "--identity", b_key, "forward", addr, "echo", NULL);
+  event = proc_wait_event (b, "forwarding", 0);
+  local = g_strdup (fwd_event_str (event, "local"));
+  first = exchange (local, size);
+  g_assert_cmpuint (first->len, ==, size);
+
+  /* The peer goes away; forward stays. */
+  proc_interrupt (a);
+  fwd_proc_wait (b, "connection", "state", "closed", 0, EVENT_TIMEOUT_S);
+  a2 = proc_start (f, "--identity", a_key, "listen", "--listen", listen,
+                   "--expose", expose, "--allow", b_id, NULL);
+  proc_wait_event (a2, "expose", 0);
+
+  second = exchange (local, size);
+  g_assert_cmpuint (second->len, ==, size);
+  event = proc_wait_event (b, "reconnected", 0);
+  g_assert_cmpstr (fwd_event_str (event, "peer_id"), !=, NULL);
+  g_assert_cmpstr (fwd_event_str (event, "path"), ==, "direct");
+  event = proc_wait_event (b, "forward", 1);
+  g_assert_cmpstr (fwd_event_str (event, "outcome"), ==, "ok");
+  g_assert_cmpint (fwd_event_int (event, "bytes_in"), ==, size);
+  g_assert_cmpuint (f->echo_accepted, ==, 2);
+  proc_interrupt (b);
+  proc_interrupt (a2);
+}
+
 static void
 test_forward_cli_usage (Fixture       *f,
                         gconstpointer  data)
@@ -451,6 +450,9 @@ test_forward_cli_usage (Fixture       *f,
     { "listen", "--expose", "bad name=127.0.0.1:1", NULL },
     { "listen", "--expose", "x=127.0.0.1", NULL },
     { "listen", "--expose", "x=127.0.0.1:1", "--allow", "not-a-peer", NULL },
+    { "listen", "--expose", "x=127.0.0.1:1", "--allow", "y:12D3KooWRLxacLR4YnWdb3kWQp49KHvC1xLtRUf28VzGcyy9Q9Kb", NULL },
+    { "listen", "--expose", "x=127.0.0.1:1", "--allow", "bad name:12D3KooWRLxacLR4YnWdb3kWQp49KHvC1xLtRUf28VzGcyy9Q9Kb", NULL },
+    { "forward", "/ip4/127.0.0.1/tcp/1", "x", "--listen", "not-a-multiaddr", NULL },
     { "forward", "/ip4/127.0.0.1/tcp/1", NULL },
     { "forward", "/ip4/127.0.0.1/tcp/1", "bad/name", NULL },
   };
@@ -490,5 +492,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/core/forward-cli/usage", Fixture, NULL, fixture_setup, test_forward_cli_usage, fixture_teardown);
   g_test_add ("/core/forward-cli/expose-and-forward", Fixture, NULL, fixture_setup, test_forward_cli, fixture_teardown);
+  g_test_add ("/core/forward-cli/per-service-allow", Fixture, NULL, fixture_setup, test_forward_cli_per_service, fixture_teardown);
+  g_test_add ("/core/forward-cli/redial", Fixture, NULL, fixture_setup, test_forward_cli_redial, fixture_teardown);
   return g_test_run ();
 }
