@@ -215,6 +215,7 @@ report (Diagnose *d)
   json_object_set_int_member (object, "confidence", punch_autonat_service_get_confidence (d->autonat));
   json_object_set_int_member (object, "ok", ok);
   json_object_set_int_member (object, "failed", failed);
+  json_object_set_int_member (object, "unverified", punch_autonat_service_get_unverified_count (d->autonat));
   json_object_set_int_member (object, "needed", needed);
   set_addr (object, "public_addr", punch_autonat_service_get_public_addr (d->autonat));
   json_object_set_array_member (object, "answers", json_array_ref (d->answers));
@@ -236,8 +237,10 @@ report (Diagnose *d)
     {
       JsonObject *answer = json_array_get_object_element (d->answers, i);
 
-      g_string_append_printf (human, "  AutoNAT %s: %s\n", json_object_get_string_member (answer, "peer_id"),
-                              json_object_get_string_member (answer, "status"));
+      g_string_append_printf (human, "  AutoNAT %s: %s%s\n", json_object_get_string_member (answer, "peer_id"),
+                              json_object_get_string_member (answer, "status"),
+                              json_object_get_boolean_member (answer, "verified")
+                                ? "" : " (no dial-back reached us: not counted)");
     }
 
   array = json_array_new ();
@@ -321,6 +324,11 @@ on_answer (PunchAutonatService *autonat, PunchPeerId *server, int status, PunchM
   json_object_set_string_member (answer, "peer_id", punch_peer_id_to_string (server));
   json_object_set_string_member (answer, "status", punch_autonat_status_to_string (status));
   set_addr (answer, "addr", addr);
+  /* An OK whose dial-back never reached us does not count (js-libp2p's
+   * server answers without dialling). */
+  json_object_set_boolean_member (answer, "verified",
+                                  status != PUNCH_AUTONAT_STATUS_OK
+                                  || punch_autonat_service_is_answer_verified (autonat, server));
   json_array_add_object_element (d->answers, answer);
 }
 

@@ -234,6 +234,7 @@ add_nat (JsonBuilder *b, PunchNode *node)
   add_uint (b, "confidence", punch_autonat_service_get_confidence (autonat));
   add_uint (b, "ok", ok);
   add_uint (b, "failed", failed);
+  add_uint (b, "unverified", punch_autonat_service_get_unverified_count (autonat));
   add_addr (b, "public_addr", punch_autonat_service_get_public_addr (autonat));
   json_builder_end_object (b);
   json_builder_end_object (b);
