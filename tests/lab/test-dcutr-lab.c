@@ -48,6 +48,7 @@ typedef struct
   gboolean    js_a;      /* the dialer is js-libp2p (tests/lab/lab-peer.mjs) */
   gboolean    js_b;      /* the listener is */
   gboolean    cli;       /* relay and listener are punchline-cli */
+  gboolean    cli_a;     /* the dialer is punchline-cli dial --json --require-direct */
 } Scenario;
 
 static char *lab_script;
@@ -213,8 +214,13 @@ line_read (GObject *source, GAsyncResult *result, gpointer user_data)
   parser = json_parser_new ();
   if (json_parser_load_from_data (parser, line, -1, NULL) && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
+      JsonObject *ev = json_node_get_object (json_parser_get_root (parser));
+
       g_test_message ("%s: %s", proc->name, line);
-      g_ptr_array_add (proc->events, json_object_ref (json_node_get_object (json_parser_get_root (parser))));
+      /* When we read it (CLOCK_MONOTONIC, ms): punchline-cli's events carry
+       * only wall-clock times, the relay's counters carry "mono". */
+      json_object_set_int_member (ev, "recv_mono", g_get_monotonic_time () / 1000);
+      g_ptr_array_add (proc->events, json_object_ref (ev));
     }
   read_next_line (proc);
 }
@@ -439,14 +445,24 @@ run_scenario (Lab *lab, const Scenario *sc, Run *run, const char *dial_wait)
       return FALSE;
     }
 
-  {
-    const char *a_announce = g_strcmp0 (sc->nat_a, "none") == 0 ? "/ip4/198.18.1.2/tcp/4003" : "/ip4/198.18.1.1/tcp/4003";
-    const char *a_args[] = { "dial", "--listen", "/ip4/0.0.0.0/tcp/4003", "--wait", dial_wait,
-                             sc->js_a ? "--announce" : run->relayed_addr, sc->js_a ? a_announce : NULL,
-                             run->relayed_addr, NULL };
+  if (sc->cli_a)
+    {
+      /* Five pings on the path the punch left, 150 ms apart: the window in
+       * which the relay's counters must stand still. */
+      const char *a_args[] = { "--timeout", "30", "dial", "--listen", "/ip4/0.0.0.0/tcp/4003", "--require-direct",
+                               "--punch-wait", dial_wait, "--ping", "5", "--interval", "150", run->relayed_addr, NULL };
 
-    run->a = lab_spawn_full (lab, "a", sc->js_a ? PEER_JS : PEER_C, a_args);
-  }
+      run->a = lab_spawn_full (lab, "a", PEER_CLI, a_args);
+    }
+  else
+    {
+      const char *a_announce = g_strcmp0 (sc->nat_a, "none") == 0 ? "/ip4/198.18.1.2/tcp/4003" : "/ip4/198.18.1.1/tcp/4003";
+      const char *a_args[] = { "dial", "--listen", "/ip4/0.0.0.0/tcp/4003", "--wait", dial_wait,
+                               sc->js_a ? "--announce" : run->relayed_addr, sc->js_a ? a_announce : NULL,
+                               run->relayed_addr, NULL };
+
+      run->a = lab_spawn_full (lab, "a", sc->js_a ? PEER_JS : PEER_C, a_args);
+    }
   if (run->a == NULL || (run->result = wait_event (run->a, "result", NULL, NULL, 60000)) == NULL)
     return FALSE;
   proc_wait_exit (run->a, 5000);
@@ -492,13 +508,33 @@ assert_relay_idle_after (Run *run, double from_mono, double to_mono)
   g_assert_cmpint (last - first, <=, RELAY_STRAY_BYTES);
 }
 
+/* The dialer's first ping on the direct connection (punch-lab-peer marks
+ * its pings relayed or not; punchline-cli pings only once the path is
+ * settled, so after a punch all of its pings are direct). */
+static JsonObject *
+first_direct_ping (Run *run, gboolean cli)
+{
+  for (guint i = 0; i < run->a->events->len; i++)
+    {
+      JsonObject *ev = g_ptr_array_index (run->a->events, i);
+
+      if (event_matches (ev, "ping", NULL, NULL)
+          && (cli || !json_object_get_boolean_member_with_default (ev, "relayed", TRUE)))
+        return ev;
+    }
+  return NULL;
+}
+
 static void
 assert_direct (Run *run, const char *expected_remote_host, const char *outcome, gboolean relay_ticks)
 {
-  JsonObject *a_hp, *b_hp;
+  JsonObject *a_hp, *b_hp, *ping;
   const char *remote = event_str (run->result, "remote");
   double rtt_relayed = event_num (run->result, "rtt_relayed_ms");
   double rtt_direct = event_num (run->result, "rtt_direct_ms");
+  /* punchline-cli has no "outcome" in its result nor "mono" in its events. */
+  gboolean cli = !json_object_has_member (run->result, "mono");
+  const char *clock = cli ? "recv_mono" : "mono";
 
   g_assert_cmpstr (result_path (run), ==, "direct");
   g_assert_nonnull (remote);
@@ -512,29 +548,28 @@ assert_direct (Run *run, const char *expected_remote_host, const char *outcome, 
   g_assert_cmpfloat (rtt_direct, >, 0);
   g_test_message ("ms_to_direct %.0f, rtt relayed %.1f ms, direct %.1f ms, attempts %.0f",
                   event_num (run->result, "ms_to_direct"), rtt_relayed, rtt_direct, event_num (run->result, "attempts"));
-  g_assert_cmpstr (event_str (run->result, "outcome"), ==, outcome);
+  if (cli)
+    {
+      g_assert_true (json_object_get_boolean_member_with_default (run->result, "ok", FALSE));
+      g_assert_cmpfloat (event_num (run->result, "attempts"), >=, 1);
+      g_assert_cmpfloat (event_num (run->result, "ms_to_direct"), >, 0);
+    }
+  else
+    g_assert_cmpstr (event_str (run->result, "outcome"), ==, outcome);
 
   a_hp = last_event (run->a, "holepunch", "state", "succeeded");
+  if (a_hp != NULL)
+    g_assert_cmpstr (event_str (a_hp, "outcome"), ==, outcome);
   b_hp = wait_event (run->b, "holepunch", "state", "succeeded", 5000);
   if (g_strcmp0 (outcome, "success") == 0)
     g_assert_nonnull (a_hp);
   g_assert_nonnull (b_hp);
   if (b_hp != NULL)
     g_assert_cmpstr (event_str (b_hp, "outcome"), ==, outcome);
-  {
-    JsonObject *first_direct_ping = NULL;
-
-    for (guint i = 0; i < run->a->events->len && first_direct_ping == NULL; i++)
-      {
-        JsonObject *ev = g_ptr_array_index (run->a->events, i);
-
-        if (event_matches (ev, "ping", NULL, NULL) && !json_object_get_boolean_member (ev, "relayed"))
-          first_direct_ping = ev;
-      }
-    g_assert_nonnull (first_direct_ping);
-    if (first_direct_ping != NULL && relay_ticks)
-      assert_relay_idle_after (run, event_num (first_direct_ping, "mono"), event_num (run->result, "mono"));
-  }
+  ping = first_direct_ping (run, cli);
+  g_assert_nonnull (ping);
+  if (ping != NULL && relay_ticks)
+    assert_relay_idle_after (run, event_num (ping, clock), event_num (run->result, clock));
 }
 
 /* eim/eim: a TCP simultaneous open through both NATs. */
@@ -544,6 +579,11 @@ test_punch (Lab *lab, gconstpointer data)
   const Scenario *sc = data;
   Run run;
 
+  if ((sc->cli || sc->cli_a) && !g_file_test (cli_bin, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("punchline-cli is not built");
+      return;
+    }
   if (run_scenario (lab, sc, &run, "30"))
     {
       assert_direct (&run, "/ip4/198.18.2.1/tcp/4002", "success", !sc->cli);
@@ -618,18 +658,6 @@ test_fallback (Lab *lab, gconstpointer data)
   run_clear (&run);
 }
 
-/* punchline-cli as relay and listener: its "relay", "listen --relay" and
- * DCUtR events in the lab, with our dialer. */
-static void
-test_cli (Lab *lab, gconstpointer data)
-{
-  if (!g_file_test (cli_bin, G_FILE_TEST_IS_EXECUTABLE))
-    {
-      g_test_skip ("punchline-cli is not built");
-      return;
-    }
-  test_punch (lab, data);
-}
 
 static gboolean
 have_js (void)
@@ -709,8 +737,15 @@ skip_no_root (void)
 int
 main (int argc, char **argv)
 {
-  static const Scenario eim_eim = { "eim", "eim", 50, 0 };
-  static const Scenario eim_eim_0 = { "eim", "eim", 0, 0 };
+  /* delay_ms is one way on each router's WAN link: 50 adds 100 ms to each
+   * router's round trip. eim/eim runs punchline-cli dial as A. */
+  static const Scenario eim_eim = { "eim", "eim", 50, 0, .cli_a = TRUE };
+  static const Scenario eim_eim_0 = { "eim", "eim", 0, 0, .cli_a = TRUE };
+  static const Scenario eim_none_0 = { "eim", "none", 0, 0 };
+  static const Scenario none_eim_0 = { "none", "eim", 0, 0 };
+  static const Scenario edm_eim_0 = { "edm", "eim", 0, 0 };
+  static const Scenario edm_edm_100 = { "edm", "edm", 50, 0 };
+  static const Scenario hairpin_100 = { "hairpin", NULL, 50, 0 };
   static const Scenario eim_eim_loss = { "eim", "eim", 50, 5 };
   static const Scenario eim_none = { "eim", "none", 50, 0 };
   static const Scenario none_eim = { "none", "eim", 50, 0 };
@@ -762,12 +797,19 @@ main (int argc, char **argv)
       ADD ("/lab/dcutr/eim-eim-0ms", &eim_eim_0, test_punch);
       ADD ("/lab/dcutr/eim-eim-loss5", &eim_eim_loss, test_punch);
       ADD ("/lab/dcutr/eim-none", &eim_none, test_public_b);
+      ADD ("/lab/dcutr/eim-none-0ms", &eim_none_0, test_public_b);
       ADD ("/lab/dcutr/none-eim", &none_eim, test_public_a);
+      ADD ("/lab/dcutr/none-eim-0ms", &none_eim_0, test_public_a);
       ADD ("/lab/dcutr/edm-eim", &edm_eim, test_fallback);
+      ADD ("/lab/dcutr/edm-eim-0ms", &edm_eim_0, test_fallback);
       ADD ("/lab/dcutr/eim-edm", &eim_edm, test_fallback);
       ADD ("/lab/dcutr/edm-edm", &edm_edm, test_fallback);
+      ADD ("/lab/dcutr/edm-edm-100ms", &edm_edm_100, test_fallback);
       ADD ("/lab/dcutr/hairpin", &hairpin, test_fallback);
-      ADD ("/lab/dcutr/cli-relay-listener", &cli_eim_eim, test_cli);
+      ADD ("/lab/dcutr/hairpin-100ms", &hairpin_100, test_fallback);
+      /* punchline-cli as relay and listener: its "relay", "listen --relay"
+       * and DCUtR events in the lab, with our dialer. */
+      ADD ("/lab/dcutr/cli-relay-listener", &cli_eim_eim, test_punch);
       ADD ("/lab/dcutr/js/c-dialer-js-public", &c_a_js_b_public, test_js_direct);
       ADD ("/lab/dcutr/js/js-public-dialer-c", &js_a_public_c_b, test_js_direct);
       ADD ("/lab/dcutr/js/c-dialer-js-nat", &c_a_js_b, test_js_no_reuse);
