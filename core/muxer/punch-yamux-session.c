@@ -6,7 +6,11 @@
 #include "punch-error.h"
 #include "punch-yamux-private.h"
 
-#define READ_BUFFER_MIN   (64 * 1024)
+/* Data payloads go straight to their stream, so the read buffer only has to
+ * be big for throughput: it starts small (a relay holds thousands of idle
+ * sessions), doubles while reads fill it and drops back once a read brings
+ * no more than READ_BUFFER_MIN (the remote stopped streaming). */
+#define READ_BUFFER_MIN   512
 #define READ_BUFFER_MAX   (256 * 1024)
 /* Stream writes wait once this much is queued behind the write in flight. */
 #define OUT_HIGH_WATER    (512 * 1024)
@@ -254,6 +258,12 @@ on_written (GObject      *source,
 
   g_byte_array_set_size (self->out_flight, 0);
   punch_yamux_session_flush (self);
+  if (!self->writing)
+    {
+      /* Nothing left to send: an idle session keeps no write buffers. */
+      g_free (g_byte_array_steal (self->out_flight, NULL));
+      g_free (g_byte_array_steal (self->out_pending, NULL));
+    }
   wake_writers (self);
   read_more (self);
   maybe_close_base (self);
@@ -926,6 +936,32 @@ process_input (PunchYamuxSession *self)
   self->rlen -= pos;
 }
 
+/* A full buffer means the sender is fast: read more at once next time. Only
+ * a partial header is left in the buffer here, so a new block costs no copy
+ * worth the name. */
+static void
+resize_read_buffer (PunchYamuxSession *self,
+                    gboolean           full,
+                    gsize              last_read)
+{
+  gsize rcap = self->rcap;
+  guint8 *rbuf;
+
+  if (full)
+    rcap = MIN (rcap * 2, READ_BUFFER_MAX);
+  else if (last_read <= READ_BUFFER_MIN)
+    rcap = READ_BUFFER_MIN;
+  if (rcap == self->rcap)
+    return;
+
+  g_assert (self->rlen < PUNCH_YAMUX_HEADER_SIZE);
+  rbuf = g_malloc (rcap);
+  memcpy (rbuf, self->rbuf, self->rlen);
+  g_free (self->rbuf);
+  self->rbuf = rbuf;
+  self->rcap = rcap;
+}
+
 static void
 on_read (GObject      *source,
          GAsyncResult *result,
@@ -933,6 +969,7 @@ on_read (GObject      *source,
 {
   g_autoptr (PunchYamuxSession) self = user_data;
   GError *error = NULL;
+  gboolean full;
   gssize n;
 
   n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
@@ -966,14 +1003,11 @@ on_read (GObject      *source,
       return;
     }
 
-  /* A full buffer means the sender is fast: read more at once next time. */
-  if (self->rlen + (gsize) n == self->rcap && self->rcap < READ_BUFFER_MAX)
-    {
-      self->rcap = MIN (self->rcap * 2, READ_BUFFER_MAX);
-      self->rbuf = g_realloc (self->rbuf, self->rcap);
-    }
+  full = self->rlen + (gsize) n == self->rcap;
   self->rlen += n;
   process_input (self);
+  if (!self->closed)
+    resize_read_buffer (self, full, (gsize) n);
   complete_deferred_reads (self);
   self->reading = FALSE;
   read_more (self);

@@ -8,13 +8,16 @@
 
 #define FRAME_HEADER 2
 /* Raw bytes are read from the base stream into one buffer and decrypted in
- * place. It starts with room for one whole frame after compaction, so an
- * idle connection stays small, and doubles up to RAW_CAPACITY_MAX while
- * reads keep filling it. */
-#define RAW_CAPACITY_MIN (80 * 1024)
+ * place. An idle connection only ever receives small frames (keepalive
+ * pings, short protocol messages), and a relay holds thousands of them: the
+ * buffer starts small, grows to hold the whole frame being received (a frame
+ * is decrypted in one piece), doubles up to RAW_CAPACITY_MAX while reads keep
+ * filling it, and drops back to RAW_CAPACITY_MIN once it is empty after a
+ * read no bigger than that (the peer stopped streaming). */
+#define RAW_CAPACITY_MIN 512
 #define RAW_CAPACITY_MAX (256 * 1024)
 
-G_STATIC_ASSERT (RAW_CAPACITY_MIN >= FRAME_HEADER + PUNCH_NOISE_MAX_MESSAGE);
+G_STATIC_ASSERT (RAW_CAPACITY_MAX >= FRAME_HEADER + PUNCH_NOISE_MAX_MESSAGE);
 
 struct _PunchNoiseInputStream
 {
@@ -26,6 +29,7 @@ struct _PunchNoiseInputStream
   guint8           *buf;
   gsize             capacity;
   gboolean          filled;     /* the last base read filled the buffer */
+  gsize             last_read;  /* bytes the last base read returned */
   gsize             start;      /* first byte of the next undecrypted frame */
   gsize             end;        /* end of the raw bytes read so far */
   const guint8     *plain;      /* decrypted bytes not yet handed out */
@@ -119,12 +123,34 @@ deliver (PunchNoiseInputStream *self,
   return 0;
 }
 
+/* The buffer size that holds the frame being received (its header may not
+ * be here yet) and, after a read that filled the buffer, twice as much. */
+static gsize
+wanted_capacity (PunchNoiseInputStream *self,
+                 gsize                  pending)
+{
+  gsize want = RAW_CAPACITY_MIN;
+
+  if (pending >= FRAME_HEADER)
+    {
+      const guint8 *header = self->buf + self->start;
+
+      want = FRAME_HEADER + (((gsize) header[0] << 8) | header[1]);
+    }
+  if (self->filled)
+    want = MAX (want, self->capacity * 2);
+  else if (pending > 0 || self->last_read > RAW_CAPACITY_MIN)
+    want = MAX (want, self->capacity);
+  return MIN (want, RAW_CAPACITY_MAX);
+}
+
 /* Makes room at the end of the buffer once all plaintext is handed out
  * (nothing points into the buffer then, so it may also move). */
 static void
 compact (PunchNoiseInputStream *self)
 {
   gsize pending = self->end - self->start;
+  gsize capacity;
 
   g_assert (self->plain_len == 0);
   if (self->buf == NULL)
@@ -132,19 +158,33 @@ compact (PunchNoiseInputStream *self)
       self->capacity = RAW_CAPACITY_MIN;
       self->buf = g_malloc (self->capacity);
     }
-  else if (self->filled && self->capacity < RAW_CAPACITY_MAX)
-    {
-      self->capacity = MIN (self->capacity * 2, RAW_CAPACITY_MAX);
-      self->buf = g_realloc (self->buf, self->capacity);
-    }
-  self->filled = FALSE;
 
-  if (self->start > 0)
+  capacity = wanted_capacity (self, pending);
+  self->filled = FALSE;
+  if (capacity > self->capacity)
+    {
+      /* Only the pending bytes matter: a fresh block, not a realloc that
+       * would copy the whole old one. */
+      guint8 *buf = g_malloc (capacity);
+
+      memcpy (buf, self->buf + self->start, pending);
+      g_free (self->buf);
+      self->buf = buf;
+      self->capacity = capacity;
+    }
+  else if (capacity < self->capacity)
+    {
+      /* Nothing is pending here (see wanted_capacity()). */
+      g_free (self->buf);
+      self->buf = g_malloc (capacity);
+      self->capacity = capacity;
+    }
+  else if (self->start > 0)
     {
       memmove (self->buf, self->buf + self->start, pending);
-      self->start = 0;
-      self->end = pending;
     }
+  self->start = 0;
+  self->end = pending;
 }
 
 static gboolean
@@ -191,6 +231,7 @@ on_base_read (GObject      *source,
     }
 
   self->end += (gsize) n;
+  self->last_read = (gsize) n;
   self->filled = self->end == self->capacity;
   n = deliver (self, data->buffer, data->count, &error);
   if (n < 0)
