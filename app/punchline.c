@@ -4,7 +4,9 @@
 #include <locale.h>
 
 #include "punch-node.h"
+#include "punch-node-services.h"
 #include "punch-preferences.h"
+#include "punch-service-settings.h"
 #include "punch-window.h"
 
 /* The GUI entry point: one PunchNode per app instance, on the GTK main
@@ -14,6 +16,7 @@
 typedef struct
 {
   PunchNode *node;
+  PunchNodeServices *services;
   GSettings *settings;
   char      *identity_path;
   GPtrArray *session_relays;   /* from --relay: not saved */
@@ -78,6 +81,12 @@ sync_security (void)
     g_warning ("Ignoring the security protocols in the settings: %s", error->message);
 }
 
+static void
+sync_services (void)
+{
+  punch_service_settings_apply (app_state.settings, app_state.services);
+}
+
 static gboolean
 start_node (const char *identity, const char * const *listen, GError **error)
 {
@@ -107,8 +116,12 @@ start_node (const char *identity, const char * const *listen, GError **error)
             return FALSE;
         }
     }
+  /* Exposed services (deny by default) come from the settings. */
+  app_state.services = punch_node_services_new (app_state.node);
   if (app_state.settings != NULL)
     {
+      sync_services ();
+      g_signal_connect (app_state.settings, "changed::services", G_CALLBACK (sync_services), NULL);
       g_signal_connect (app_state.settings, "changed::relays", G_CALLBACK (sync_relays), NULL);
       sync_security ();
       g_signal_connect (app_state.settings, "changed::security", G_CALLBACK (sync_security), NULL);
@@ -128,6 +141,7 @@ ensure_window (GApplication *app)
   if (window == NULL || !PUNCH_IS_WINDOW (window))
     {
       window = GTK_WINDOW (punch_window_new (ADW_APPLICATION (app), app_state.node, app_state.settings));
+      punch_window_set_services (PUNCH_WINDOW (window), app_state.services);
       gtk_window_present (window);
     }
   return PUNCH_WINDOW (window);
@@ -150,6 +164,7 @@ on_command_line (GApplication *app, GApplicationCommandLine *cmdline)
   g_autofree char *connect = NULL;
   g_autofree char *export_dir = NULL;
   g_autofree char *page = NULL;
+  g_autofree char *peer = NULL;
   g_autofree char *dump = NULL;
   gboolean no_saved = FALSE, quit = FALSE;
   PunchWindow *window;
@@ -160,6 +175,7 @@ on_command_line (GApplication *app, GApplicationCommandLine *cmdline)
   g_variant_dict_lookup (options, "connect", "s", &connect);
   g_variant_dict_lookup (options, "export", "^ay", &export_dir);
   g_variant_dict_lookup (options, "page", "s", &page);
+  g_variant_dict_lookup (options, "peer", "s", &peer);
   g_variant_dict_lookup (options, "dump", "^ay", &dump);
   g_variant_dict_lookup (options, "no-saved-relays", "b", &no_saved);
   g_variant_dict_lookup (options, "quit", "b", &quit);
@@ -198,8 +214,19 @@ on_command_line (GApplication *app, GApplicationCommandLine *cmdline)
           g_application_command_line_printerr (cmdline, "punchline: %s\n", message);
         }
     }
-  if (page != NULL)
+  if (g_strcmp0 (page, "services") == 0)
+    {
+      /* The Services page of Preferences: what we expose, to whom. */
+      GtkWindow *prefs = punch_preferences_new (GTK_WINDOW (window), app_state.node, app_state.settings,
+                                                app_state.identity_path);
+
+      adw_preferences_window_set_visible_page_name (ADW_PREFERENCES_WINDOW (prefs), "services");
+      gtk_window_present (prefs);
+    }
+  else if (page != NULL)
     punch_window_set_page (window, page);
+  if (peer != NULL)
+    punch_window_select_peer (window, peer);
   if (connect != NULL)
     punch_window_open_connect (window, connect);
   if (export_dir != NULL)
@@ -227,6 +254,39 @@ preferences_action (GSimpleAction *action, GVariant *param, gpointer user_data)
   if (app_state.node == NULL)
     return;
   gtk_window_present (punch_preferences_new (parent, app_state.node, app_state.settings, app_state.identity_path));
+}
+
+/* "Open Local Port" of a friend's service, as the peer detail's button
+ * does it; an app action so that it can be driven from outside (tests). */
+static void
+open_local_port_action (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  const char *peer_id, *name;
+
+  if (app_state.node == NULL)
+    return;
+  g_variant_get (param, "(&s&s)", &peer_id, &name);
+  punch_window_open_local_port (ensure_window (G_APPLICATION (user_data)), peer_id, name);
+}
+
+/* Exposes NAME → HOST:PORT to the peer IDs given, as Preferences does. */
+static void
+expose_service_action (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  const char *name, *target;
+  g_autofree const char **allowed = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (app_state.node == NULL || app_state.settings == NULL)
+    return;
+  g_variant_get (param, "(&s&s^a&s)", &name, &target, &allowed);
+  if (!punch_service_settings_add (app_state.settings, name, target, &error))
+    {
+      punch_window_toast (ensure_window (G_APPLICATION (user_data)), error->message);
+      return;
+    }
+  for (guint i = 0; allowed[i] != NULL; i++)
+    punch_service_settings_set_allowed (app_state.settings, name, allowed[i], TRUE);
 }
 
 static void
@@ -260,6 +320,8 @@ on_startup (GApplication *app)
   static const GActionEntry entries[] = {
     { .name = "preferences", .activate = preferences_action },
     { .name = "about", .activate = about_action },
+    { .name = "open-local-port", .activate = open_local_port_action, .parameter_type = "(ss)" },
+    { .name = "expose-service", .activate = expose_service_action, .parameter_type = "(ssas)" },
     { .name = "quit", .activate = quit_action },
   };
   const char *quit_accels[] = { "<Control>q", NULL };
@@ -282,7 +344,8 @@ main (int argc, char **argv)
     { "no-saved-relays", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Do not use the relays kept in the settings"), NULL },
     { "connect", 0, 0, G_OPTION_ARG_STRING, NULL, N_("Connect to a friend's address"), N_("MA") },
     { "export", 0, 0, G_OPTION_ARG_FILENAME, NULL, N_("Write a diagnostics bundle into this folder"), N_("DIR") },
-    { "page", 0, 0, G_OPTION_ARG_STRING, NULL, N_("Show a page: overview, relays or peers"), N_("PAGE") },
+    { "page", 0, 0, G_OPTION_ARG_STRING, NULL, N_("Show a page: overview, relays, peers, or services (in Preferences)"), N_("PAGE") },
+    { "peer", 0, 0, G_OPTION_ARG_STRING, NULL, N_("Show this peer in the Peers page"), N_("PEER_ID") },
     { "dump", 0, 0, G_OPTION_ARG_FILENAME, NULL, N_("Write the text the window shows into a file (for tests)"), N_("FILE") },
     { "quit", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Quit the running instance"), NULL },
     { NULL },
@@ -303,6 +366,9 @@ main (int argc, char **argv)
   g_signal_connect (app, "command-line", G_CALLBACK (on_command_line), NULL);
   status = g_application_run (G_APPLICATION (app), argc, argv);
 
+  if (app_state.services != NULL)
+    punch_node_services_close (app_state.services);
+  g_clear_object (&app_state.services);
   if (app_state.node != NULL)
     punch_node_close (app_state.node);
   g_clear_object (&app_state.node);

@@ -5,6 +5,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "punch-path-diagram.h"
+#include "punch-peer-services.h"
 #include "punch-rtt-chart.h"
 #include "punch-state-strip.h"
 #include "punch-ui-util.h"
@@ -23,6 +24,7 @@ struct _PunchPeerDetail
   GtkLabel      *badge;
   GtkLabel      *info;
   GtkWidget     *diagram;
+  GtkWidget     *services;
   GtkWidget     *chart;
   GtkWidget     *strip;
   GtkLabel      *strip_summary;
@@ -176,6 +178,10 @@ punch_peer_detail_init (PunchPeerDetail *self)
   self->diagram = punch_path_diagram_new ();
   gtk_box_append (GTK_BOX (box), card (self->diagram));
 
+  gtk_box_append (GTK_BOX (box), heading (_("Services")));
+  self->services = punch_peer_services_new ();
+  gtk_box_append (GTK_BOX (box), self->services);
+
   gtk_box_append (GTK_BOX (box), heading (_("Round-Trip Times")));
   self->chart = punch_rtt_chart_new ();
   gtk_box_append (GTK_BOX (box), card (self->chart));
@@ -222,6 +228,8 @@ punch_peer_detail_set_peer (PunchPeerDetail *self, PunchNodePeer *peer)
   g_signal_group_set_target (self->peer_signals, peer);
   punch_path_diagram_set_peer (PUNCH_PATH_DIAGRAM (self->diagram), peer);
   punch_state_strip_set_peer (PUNCH_STATE_STRIP (self->strip), peer);
+  punch_peer_services_set_peer_id (PUNCH_PEER_SERVICES (self->services),
+                                   peer != NULL ? punch_node_peer_get_peer_id (peer) : NULL);
   if (peer == NULL)
     {
       punch_rtt_chart_set_series (PUNCH_RTT_CHART (self->chart), NULL, NULL, NULL);
@@ -242,4 +250,13 @@ punch_peer_detail_get_peer (PunchPeerDetail *self)
 {
   g_return_val_if_fail (PUNCH_IS_PEER_DETAIL (self), NULL);
   return self->peer;
+}
+
+void
+punch_peer_detail_set_services (PunchPeerDetail   *self,
+                                PunchNodeServices *services,
+                                GSettings         *settings)
+{
+  g_return_if_fail (PUNCH_IS_PEER_DETAIL (self));
+  punch_peer_services_set_model (PUNCH_PEER_SERVICES (self->services), services, settings);
 }

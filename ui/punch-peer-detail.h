@@ -4,6 +4,7 @@
 #include <gtk/gtk.h>
 
 #include "punch-node-peer.h"
+#include "punch-node-services.h"
 
 G_BEGIN_DECLS
 
@@ -14,11 +15,16 @@ G_DECLARE_FINAL_TYPE (PunchPeerDetail, punch_peer_detail, PUNCH, PEER_DETAIL, Gt
  * PunchPeerDetail:
  *
  * Everything about one friend: path badge, path diagram, live RTT chart,
- * the state timeline with durations and attempts, and the event log.
+ * the services shared both ways, the state timeline with durations and
+ * attempts, and the event log.
  * Follows whatever peer is set, NULL for none.
  */
 GtkWidget     *punch_peer_detail_new (void);
 void           punch_peer_detail_set_peer (PunchPeerDetail *self, PunchNodePeer *peer);
 PunchNodePeer *punch_peer_detail_get_peer (PunchPeerDetail *self);
+/* The model of the Services section; @settings (nullable) keeps allow lists. */
+void           punch_peer_detail_set_services (PunchPeerDetail   *self,
+                                               PunchNodeServices *services,
+                                               GSettings         *settings);
 
 G_END_DECLS

@@ -4,6 +4,8 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
+#include "punch-services-page.h"
+
 typedef struct
 {
   GSettings           *settings;
@@ -248,6 +250,9 @@ punch_preferences_new (GtkWindow *parent, PunchNode *node, GSettings *settings, 
   GtkWidget *reset = gtk_button_new_with_mnemonic (_("_Reset…"));
   Prefs *p = g_new0 (Prefs, 1);
 
+  /* Two pages: the window shows a switcher with these. */
+  adw_preferences_page_set_title (ADW_PREFERENCES_PAGE (page), _("General"));
+  adw_preferences_page_set_icon_name (ADW_PREFERENCES_PAGE (page), "preferences-system-symbolic");
   p->settings = settings ? g_object_ref (settings) : NULL;
   p->relay_rows = g_ptr_array_new ();
   p->identity_path = g_strdup (identity_path);
@@ -320,5 +325,7 @@ punch_preferences_new (GtkWindow *parent, PunchNode *node, GSettings *settings, 
   adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (identity));
 
   adw_preferences_window_add (ADW_PREFERENCES_WINDOW (window), ADW_PREFERENCES_PAGE (page));
+  adw_preferences_window_add (ADW_PREFERENCES_WINDOW (window),
+                              ADW_PREFERENCES_PAGE (punch_services_page_new (node, settings)));
   return GTK_WINDOW (window);
 }

@@ -112,9 +112,27 @@ punch_ui_dump_visible (GtkWidget *widget, GString *out)
     g_string_append_printf (out, "[path] %s\n", punch_path_diagram_get_summary (PUNCH_PATH_DIAGRAM (widget)));
   else if (PUNCH_IS_STATE_STRIP (widget))
     g_string_append_printf (out, "[timeline] %s\n", punch_state_strip_get_summary (PUNCH_STATE_STRIP (widget)));
+  else if (GTK_IS_SWITCH (widget))
+    g_string_append_printf (out, "[switch] %s\n", gtk_switch_get_active (GTK_SWITCH (widget)) ? "on" : "off");
   if (GTK_IS_BUTTON (widget) && gtk_widget_get_tooltip_text (widget) != NULL)
     g_string_append_printf (out, "[button] %s\n", gtk_widget_get_tooltip_text (widget));
 
   for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL; child = gtk_widget_get_next_sibling (child))
     punch_ui_dump_visible (child, out);
+}
+
+char *
+punch_ui_format_service_stats (const PunchServiceStats *stats)
+{
+  g_autofree char *connections = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *in = NULL;
+
+  if (stats->total == 0)
+    return g_strdup (_("No connections yet"));
+  connections = g_strdup_printf (g_dngettext (NULL, "%u connection", "%u connections", stats->total), stats->total);
+  out = g_format_size_full (stats->bytes_out, G_FORMAT_SIZE_IEC_UNITS);
+  in = g_format_size_full (stats->bytes_in, G_FORMAT_SIZE_IEC_UNITS);
+  /* TRANSLATORS: connections · how many open · bytes sent · bytes received */
+  return g_strdup_printf (_("%s · %u open · %s sent · %s received"), connections, stats->active, out, in);
 }

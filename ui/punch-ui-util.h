@@ -4,6 +4,7 @@
 #include <gtk/gtk.h>
 
 #include "punch-node-peer.h"
+#include "punch-node-services.h"
 
 G_BEGIN_DECLS
 
@@ -21,6 +22,9 @@ char    *punch_ui_format_rtt (gint64 rtt_us);
 char    *punch_ui_format_clock (gint64 time_us);
 /* "59:12", "1:02:03" (transfer full) */
 char    *punch_ui_format_countdown (gint64 seconds);
+/* "No connections yet", or "2 connections · 1 open · 1.2 KiB sent ·
+ * 3.4 KiB received". (transfer full) */
+char    *punch_ui_format_service_stats (const PunchServiceStats *stats);
 /* Copies @text to the clipboard of @widget's display. */
 void     punch_ui_copy (GtkWidget *widget, const char *text);
 /* Appends the visible text of @widget's mapped descendants to @out, one

@@ -17,6 +17,7 @@ struct _PunchWindow
 
   /* Owned references */
   PunchNode        *node;
+  PunchNodeServices *services;
   GSettings        *settings;
   GCancellable     *cancellable;  /* cancelled when the window goes */
   GtkWidget        *connect_dialog;  /* weak: one at a time */
@@ -640,6 +641,7 @@ punch_window_dispose (GObject *object)
   g_clear_object (&self->cancellable);
   gtk_widget_dispose_template (GTK_WIDGET (self), PUNCH_TYPE_WINDOW);
   g_clear_object (&self->node);
+  g_clear_object (&self->services);
   g_clear_object (&self->settings);
   G_OBJECT_CLASS (punch_window_parent_class)->dispose (object);
 }
@@ -732,4 +734,40 @@ punch_window_get_node (PunchWindow *self)
 {
   g_return_val_if_fail (PUNCH_IS_WINDOW (self), NULL);
   return self->node;
+}
+
+void
+punch_window_set_services (PunchWindow       *self,
+                           PunchNodeServices *services)
+{
+  g_return_if_fail (PUNCH_IS_WINDOW (self));
+  g_set_object (&self->services, services);
+  punch_peer_detail_set_services (self->detail, services, self->settings);
+}
+
+void
+punch_window_select_peer (PunchWindow *self,
+                          const char  *peer_id)
+{
+  g_return_if_fail (PUNCH_IS_WINDOW (self));
+  punch_window_set_page (self, "peers");
+  select_peer (self, peer_id);
+}
+
+void
+punch_window_open_local_port (PunchWindow *self,
+                              const char  *peer_id,
+                              const char  *name)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_return_if_fail (PUNCH_IS_WINDOW (self));
+  punch_window_select_peer (self, peer_id);
+  if (self->services == NULL)
+    return;
+  if (punch_node_services_open_local (self->services, peer_id, name, &error) == NULL)
+    {
+      g_autofree char *message = g_strdup_printf (_("Could not open a local port: %s"), error->message);
+      punch_window_toast (self, message);
+    }
 }

@@ -4,6 +4,7 @@
 #include <adwaita.h>
 
 #include "punch-node.h"
+#include "punch-node-services.h"
 
 G_BEGIN_DECLS
 
@@ -20,6 +21,12 @@ G_DECLARE_FINAL_TYPE (PunchWindow, punch_window, PUNCH, WINDOW, AdwApplicationWi
  */
 PunchWindow *punch_window_new (AdwApplication *app, PunchNode *node, GSettings *settings);
 PunchNode   *punch_window_get_node (PunchWindow *self);
+/* Port forwarding: the Services section of the peer detail. */
+void         punch_window_set_services (PunchWindow *self, PunchNodeServices *services);
+/* Shows @peer_id in the Peers page (when known). */
+void         punch_window_select_peer (PunchWindow *self, const char *peer_id);
+/* What "Open Local Port" does for @peer_id's @name, showing that peer. */
+void         punch_window_open_local_port (PunchWindow *self, const char *peer_id, const char *name);
 /* "overview", "relays" or "peers" */
 void         punch_window_set_page (PunchWindow *self, const char *name);
 /* Opens the connect dialog; with @addr it is filled in and, when valid,

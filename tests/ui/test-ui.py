@@ -15,16 +15,24 @@ connection to a direct one by itself, as across the internet.
 """
 import json
 import os
+import queue
+import re
 import shutil
 import signal
+import socket
+import socketserver
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 BUILD = os.environ.get("PUNCH_BUILD_ROOT", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 APP = os.path.join(BUILD, "app", "punchline")
 PEERS = os.path.join(BUILD, "tests", "node", "punch-ui-peers")
+CLI = os.path.join(BUILD, "app", "punchline-cli")
 SHOTS = os.path.join(BUILD, "tests", "ui", "screenshots")
 
 procs = []
@@ -136,6 +144,210 @@ def screenshot(env, name):
     log("screenshot " + path)
 
 
+# ---- port forwarding (the Services section) ----
+
+class EchoHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        while True:
+            data = self.request.recv(65536)
+            if not data:
+                break
+            self.request.sendall(data)
+
+
+class QuietHTTPHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def serve_in_thread(server):
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def start_cli(args):
+    """punchline-cli with --json; returns the process and a queue of its events."""
+    p = subprocess.Popen([CLI, "--json", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    procs.append(p)
+    events = queue.Queue()
+
+    def reader():
+        for line in p.stdout:
+            try:
+                events.put(json.loads(line))
+            except ValueError:
+                pass
+    threading.Thread(target=reader, daemon=True).start()
+    return p, events
+
+
+def wait_event(events, predicate, seconds, what):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            ev = events.get(timeout=max(0.1, deadline - time.time()))
+        except queue.Empty:
+            break
+        if predicate(ev):
+            return ev
+    log("no event: " + what)
+    return None
+
+
+def cli_id(keyfile):
+    r = subprocess.run([CLI, "--identity", keyfile, "--json", "id"], stdout=subprocess.PIPE, text=True, timeout=15)
+    for line in r.stdout.splitlines():
+        ev = json.loads(line)
+        if ev.get("event") == "id":
+            return ev["peer_id"]
+    return None
+
+
+def activate(env, action, param):
+    subprocess.run(["gdbus", "call", "--session", "--dest", "io.github.punchline.Punchline",
+                    "--object-path", "/io/github/punchline/Punchline", "--method", "org.gtk.Actions.Activate",
+                    action, "[<%s>]" % param, "{}"], env=env, timeout=10, stdout=subprocess.DEVNULL)
+
+
+def services_section(text):
+    """The text of the peer detail's Services section (GLib puts a
+    no-break space between a size and its unit)."""
+    text = text.replace("\u00a0", " ")
+    if "\nServices\n" not in text:
+        return ""
+    return text.split("\nServices\n", 1)[1].split("\nRound-Trip Times\n", 1)[0]
+
+
+def dump_peer(env, tmp, peer_id):
+    path = os.path.join(tmp, "dump.txt")
+    if os.path.exists(path):
+        os.unlink(path)
+    run_app(env, "--peer", peer_id, "--dump", path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def wait_section(env, tmp, peer_id, predicate, seconds, what):
+    deadline = time.time() + seconds
+    section = ""
+    while time.time() < deadline:
+        section = services_section(dump_peer(env, tmp, peer_id))
+        if os.environ.get("PUNCH_UI_VERBOSE") == "1":
+            log("%s: %s" % (what, section.replace("\n", " | ")))
+        if predicate(section):
+            return section
+        time.sleep(0.5)
+    log("last Services section for '%s':\n%s" % (what, section))
+    return None
+
+
+def recv_exactly(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def check_services(env, tmp, suffix):
+    """A friend (punchline-cli listen --expose) shares an echo service with
+    the app: the app lists it, opens a local port, the bytes through it are
+    counted live; the app exposes a web server of its own to a second friend
+    (punchline-cli forward), whose bytes it counts too."""
+    echo = serve_in_thread(socketserver.ThreadingTCPServer(("127.0.0.1", 0), EchoHandler))
+    webroot = os.path.join(tmp, "www")
+    os.makedirs(webroot)
+    with open(os.path.join(webroot, "hello.txt"), "w") as f:
+        f.write("hello through the punched path\n")
+    web = serve_in_thread(ThreadingHTTPServer(("127.0.0.1", 0), lambda *a, **k: QuietHTTPHandler(*a, directory=webroot, **k)))
+    try:
+        overview = dump(env, tmp, "overview")
+        ids = [l for l in overview.splitlines() if re.fullmatch(r"12D3KooW[1-9A-HJ-NP-Za-km-z]{44}", l)]
+        app_addrs = [l for l in overview.splitlines()
+                     if l.startswith("/ip4/127.0.0.1/tcp/") and "/p2p-circuit" not in l]
+        if not check(ids and app_addrs, "overview shows the app's peer ID and a loopback address"):
+            return
+        app_id = ids[0]
+
+        # Our own web server, for a second friend only (deny by default).
+        friend2_key = os.path.join(tmp, "friend2.key")
+        friend2_id = cli_id(friend2_key)
+        activate(env, "expose-service", "('web', '127.0.0.1:%d', ['%s'])" % (web.server_address[1], friend2_id))
+
+        friend_key = os.path.join(tmp, "friend.key")
+        friend_id = cli_id(friend_key)
+        friend, friend_events = start_cli(["--identity", friend_key, "listen", "--listen", "/ip4/127.0.0.1/tcp/0",
+                                           "--expose", "echo=127.0.0.1:%d" % echo.server_address[1],
+                                           "--allow", app_id])
+        listening = wait_event(friend_events, lambda e: e.get("event") == "listening", 15, "friend listening")
+        if not check(listening is not None and friend_id, "a friend exposing an echo service starts"):
+            return
+        run_app(env, "--connect", listening["addrs"][0])
+
+        section = wait_section(env, tmp, friend_id, lambda t: "\necho\n" in t and "[button] Listen on a free port" in t,
+                               30, "friend's service")
+        check(section is not None, "the peer detail lists the service the friend shares with us, to open")
+        # Deny by default: the first friend may not use "web".
+        check(section is not None and "\nweb\n" in section and "[switch] off" in section
+              and "[switch] on" not in section, "our service is listed for the first friend, switched off")
+
+        activate(env, "open-local-port", "('%s', 'echo')" % friend_id)
+        section = wait_section(env, tmp, friend_id, lambda t: re.search(r"^127\.0\.0\.1:\d+$", t, re.M), 15,
+                               "local port")
+        if not check(section is not None, "Open Local Port shows the local address, with a copy button"):
+            return
+        check("[button] Copy local address" in section, "the local address has a copy button")
+        local_port = int(re.search(r"^127\.0\.0\.1:(\d+)$", section, re.M).group(1))
+
+        payload = os.urandom(100 * 1024)
+        sock = socket.create_connection(("127.0.0.1", local_port), timeout=15)
+        sock.sendall(payload)
+        echoed = recv_exactly(sock, len(payload))
+        check(echoed == payload, "100 KiB echoed through the forwarded port, byte for byte")
+        section = wait_section(env, tmp, friend_id,
+                               lambda t: "1 connection · 1 open · 100.0 KiB sent · 100.0 KiB received" in t, 15,
+                               "live bytes")
+        check(section is not None, "live: 1 open connection, 100.0 KiB each way")
+        screenshot(env, "peers-services" + suffix)
+        sock.close()
+        section = wait_section(env, tmp, friend_id,
+                               lambda t: "1 connection · 0 open · 100.0 KiB sent · 100.0 KiB received" in t, 15,
+                               "closed")
+        check(section is not None, "after close: 1 connection, 0 open, the bytes still counted")
+
+        # Our own service, exposed to a second friend who forwards to it.
+        fwd, fwd_events = start_cli(["--identity", friend2_key, "forward", app_addrs[0], "web",
+                                     "--local", "127.0.0.1:0"])
+        forwarding = wait_event(fwd_events, lambda e: e.get("event") == "forwarding", 20, "forwarding")
+        if not check(forwarding is not None, "a second friend forwards a local port to the app's service"):
+            return
+        with urllib.request.urlopen("http://%s/hello.txt" % forwarding["local"], timeout=15) as r:
+            body = r.read()
+        check(body == b"hello through the punched path\n", "HTTP through the app's exposed service")
+        done = wait_event(fwd_events, lambda e: e.get("event") == "forward", 15, "forward event")
+        if not check(done is not None and done["outcome"] == "ok", "the friend's forward ends ok"):
+            return
+
+        def size(n):
+            return "1 byte" if n == 1 else "%d bytes" % n if n < 1024 else None
+        expected = "1 connection · 0 open · %s sent · %s received" % (size(done["bytes_in"]), size(done["bytes_out"]))
+        section = wait_section(env, tmp, friend2_id, lambda t: "\nweb\n" in t and expected in t, 15, "inbound bytes")
+        check(section is not None, "the app counts the bytes its service sent and received: " + expected)
+        if section:
+            check("[switch] on" in section, "the switch shows the second friend allowed")
+        fwd.send_signal(signal.SIGTERM)
+        friend.send_signal(signal.SIGTERM)
+    finally:
+        echo.shutdown()
+        web.shutdown()
+
+
 PUNCH = "--punch" in sys.argv
 PUNCH_IP = "198.18.77.1"
 
@@ -182,6 +394,10 @@ def main():
     # when hunting for what the UI shows despite a warning.
     if os.environ.get("PUNCH_UI_NO_FATAL") == "1":
         env.pop("G_DEBUG", None)
+    # PUNCH_UI_APP_DEBUG=1: the app's debug messages go to its log (kept
+    # with PUNCH_UI_KEEP_TMP=1).
+    if os.environ.get("PUNCH_UI_APP_DEBUG") == "1":
+        env["G_MESSAGES_DEBUG"] = "all"
 
     peers = subprocess.Popen([PEERS, PUNCH_IP if PUNCH else "127.0.0.1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     procs.append(peers)
@@ -189,8 +405,10 @@ def main():
     log("world: " + json.dumps(world))
 
     listen = "/ip4/0.0.0.0/tcp/0" if PUNCH else "/ip4/127.0.0.1/tcp/0"
+    app_log = open(os.path.join(tmp, "app.log"), "w")
     app = subprocess.Popen([APP, "--no-saved-relays", "--relay", world["relay"], "--listen", listen],
-                           env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "app.log"), "w"))
+                           env=env, stderr=app_log,
+                           stdout=app_log if "G_MESSAGES_DEBUG" in env else subprocess.DEVNULL)
     procs.append(app)
     if not check(wait_primary(env, 20), "the app starts and owns its D-Bus name"):
         return 1
@@ -268,6 +486,9 @@ def main():
         check(friend and friend[0]["path"] == "direct", "report says the friend is direct")
         check("private" not in json.dumps(report).lower(), "report carries no private key")
 
+    if not PUNCH:
+        check_services(env, tmp, suffix)
+
     # Preferences, as a person opens them from the menu.
     subprocess.run(["gdbus", "call", "--session", "--dest", "io.github.punchline.Punchline",
                     "--object-path", "/io/github/punchline/Punchline", "--method", "org.gtk.Actions.Activate",
@@ -277,6 +498,13 @@ def main():
     check(text is not None and "Security protocols" in text and "Noise, then TLS" in text,
           "preferences show the security order, Noise then TLS by default")
     screenshot(env, "preferences" + suffix)
+
+    if not PUNCH:
+        run_app(env, "--page", "services")
+        text = wait_dump(env, tmp, None, lambda t: "Exposed Services" in t and "\nweb\n" in t, 10, "services page")
+        check(text is not None and "1 peer allowed" in text,
+              "preferences list the exposed service and how many peers may use it")
+        screenshot(env, "preferences-services" + suffix)
 
     run_app(env, "--quit")
     try:
@@ -289,7 +517,10 @@ def main():
         check(False, "app quits within 15 s")
     peers.stdin.close()
     cleanup()
-    shutil.rmtree(tmp, ignore_errors=True)
+    if os.environ.get("PUNCH_UI_KEEP_TMP") == "1":
+        log("kept " + tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failures else 0
 
 
