@@ -245,6 +245,7 @@ test_fetch_gone_service (Fixture       *f,
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) names = NULL;
 
+  g_assert_true (PUNCH_IS_FORWARD_CATALOG (catalog));
   expose (f->server_fwd, "a");
   allow (f->server_fwd, "a", f->pair.client);
   ptest_pair_connect (&f->pair);
