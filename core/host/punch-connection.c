@@ -89,7 +89,7 @@ punch_connection_dispose (GObject *object)
 
   if (self->session != NULL)
     {
-      g_signal_handlers_disconnect_by_data (self->session, self);
+      punch_yamux_session_set_owner (self->session, NULL, NULL);
       /* Nobody can reach the session any more: do not leave it running. */
       if (!punch_yamux_session_is_closed (self->session))
         punch_yamux_session_close_async (self->session, NULL, NULL, NULL);
@@ -324,8 +324,9 @@ relay_limit_reached (PunchConnection *self)
 static void
 on_session_closed (PunchYamuxSession *session,
                    const GError      *error,
-                   PunchConnection   *self)
+                   gpointer           user_data)
 {
+  PunchConnection *self = user_data;
   g_autofree char *limit = NULL;
 
   if (error != NULL && self->limited && self->state == PUNCH_CONNECTION_STATE_OPEN
@@ -342,8 +343,10 @@ on_session_closed (PunchYamuxSession *session,
 static void
 on_session_stream (PunchYamuxSession *session,
                    PunchYamuxStream  *stream,
-                   PunchConnection   *self)
+                   gpointer           user_data)
 {
+  PunchConnection *self = user_data;
+
   if (self->stream_func == NULL || self->state != PUNCH_CONNECTION_STATE_OPEN)
     {
       g_debug ("connection %u: refusing inbound stream %u", self->id,
@@ -357,14 +360,18 @@ on_session_stream (PunchYamuxSession *session,
 
 static void
 on_session_rtt (PunchYamuxSession *session,
-                GParamSpec        *pspec,
-                PunchConnection   *self)
+                gint64             rtt,
+                gpointer           user_data)
 {
-  gint64 rtt = punch_yamux_session_get_rtt (session);
-
   if (rtt >= 0)
-    punch_connection_add_rtt_sample (self, rtt);
+    punch_connection_add_rtt_sample (PUNCH_CONNECTION (user_data), rtt);
 }
+
+static const PunchYamuxSessionOwner session_owner = {
+  .stream = on_session_stream,
+  .closed = on_session_closed,
+  .rtt = on_session_rtt,
+};
 
 PunchConnection *
 punch_connection_new (guint           id,
@@ -392,9 +399,7 @@ punch_connection_new (guint           id,
   self->cipher = g_strdup (upgrade->cipher);
   self->opened_at = g_date_time_new_now_utc ();
 
-  g_signal_connect (self->session, "closed", G_CALLBACK (on_session_closed), self);
-  g_signal_connect (self->session, "stream", G_CALLBACK (on_session_stream), self);
-  g_signal_connect (self->session, "notify::rtt", G_CALLBACK (on_session_rtt), self);
+  punch_yamux_session_set_owner (self->session, &session_owner, self);
 
   return self;
 }

@@ -10,7 +10,7 @@
  * be big for throughput: it starts small (a relay holds thousands of idle
  * sessions), doubles while reads fill it and drops back once a read brings
  * no more than READ_BUFFER_MIN (the remote stopped streaming). */
-#define READ_BUFFER_MIN   512
+#define READ_BUFFER_MIN   256
 #define READ_BUFFER_MAX   (256 * 1024)
 /* Stream writes wait once this much is queued behind the write in flight. */
 #define OUT_HIGH_WATER    (512 * 1024)
@@ -86,8 +86,11 @@ struct _PunchYamuxSession
   GCancellable *write_cancellable;
   GQueue writable_waiters;    /* PunchYamuxStream (owned) */
 
+  const PunchYamuxSessionOwner *owner;
+  gpointer owner_data;
+
   guint32 next_ping_id;
-  GHashTable *pings;          /* id → PingOp */
+  GHashTable *pings;          /* id → PingOp; NULL while none is out */
   gboolean keepalive_outstanding;
   GSource *keepalive;
 
@@ -469,6 +472,10 @@ send_ping (PunchYamuxSession *self,
   op->start = g_get_monotonic_time ();
   op->keepalive = keepalive;
   op->task = task != NULL ? g_object_ref (task) : NULL;
+  /* Pings are rare (one at start, then keepalives): the table exists only
+   * while one is out, so an idle session does not carry it. */
+  if (self->pings == NULL)
+    self->pings = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) ping_op_free);
   g_hash_table_replace (self->pings, GUINT_TO_POINTER (op->id), op);
   punch_yamux_session_queue_frame (self, PUNCH_YAMUX_TYPE_PING, PUNCH_YAMUX_FLAG_SYN, 0, op->id, NULL);
   punch_yamux_session_flush (self);
@@ -479,7 +486,7 @@ static void
 handle_pong (PunchYamuxSession *self,
              guint32            id)
 {
-  PingOp *op = g_hash_table_lookup (self->pings, GUINT_TO_POINTER (id));
+  PingOp *op = self->pings != NULL ? g_hash_table_lookup (self->pings, GUINT_TO_POINTER (id)) : NULL;
   g_autoptr (GTask) task = NULL;
   gint64 rtt;
 
@@ -492,6 +499,10 @@ handle_pong (PunchYamuxSession *self,
     self->keepalive_outstanding = FALSE;
   task = g_steal_pointer (&op->task);
   g_hash_table_remove (self->pings, GUINT_TO_POINTER (id));
+  if (g_hash_table_size (self->pings) == 0)
+    g_clear_pointer (&self->pings, g_hash_table_unref);
+  if (self->owner != NULL && self->owner->rtt != NULL)
+    self->owner->rtt (self, rtt, self->owner_data);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RTT]);
   if (task != NULL)
     g_task_return_int (task, rtt);
@@ -629,10 +640,12 @@ terminate (PunchYamuxSession *self,
     punch_yamux_stream_detach (g_ptr_array_index (streams, i), stream_error);
 
   wake_opens (self);
-  g_hash_table_remove_all (self->pings);
+  g_clear_pointer (&self->pings, g_hash_table_unref);
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_STREAMS]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CLOSED]);
+  if (self->owner != NULL && self->owner->closed != NULL)
+    self->owner->closed (self, error, self->owner_data);
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0, error);
 
   if (self->writing && self->close_timeout == NULL)
@@ -729,7 +742,8 @@ handle_stream_frame (PunchYamuxSession *self,
           return;
         }
       if (self->go_away_sent || self->n_inbound >= self->max_streams ||
-          !g_signal_has_handler_pending (self, signals[SIGNAL_STREAM], 0, FALSE))
+          ((self->owner == NULL || self->owner->stream == NULL) &&
+           !g_signal_has_handler_pending (self, signals[SIGNAL_STREAM], 0, FALSE)))
         {
           g_debug ("yamux: refusing inbound stream %u (%u open, limit %u)",
                    id, self->n_inbound, self->max_streams);
@@ -815,6 +829,8 @@ handle_stream_frame (PunchYamuxSession *self,
   if ((flags & PUNCH_YAMUX_FLAG_FIN) && !self->in_payload)
     punch_yamux_stream_remote_fin (stream);
 
+  if (created && !self->closed && self->owner != NULL && self->owner->stream != NULL)
+    self->owner->stream (self, stream, self->owner_data);
   if (created && !self->closed)
     g_signal_emit (self, signals[SIGNAL_STREAM], 0, stream);
 }
@@ -1226,7 +1242,6 @@ punch_yamux_session_init (PunchYamuxSession *self)
   self->accept_backlog = 256;
   self->next_stream_id = 2;
   self->streams = g_hash_table_new (g_direct_hash, g_direct_equal);
-  self->pings = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) ping_op_free);
   self->close_tasks = g_ptr_array_new_with_free_func (g_object_unref);
   self->deferred_reads = g_ptr_array_new_with_free_func (g_object_unref);
   self->out_pending = g_byte_array_new ();
@@ -1237,6 +1252,17 @@ punch_yamux_session_init (PunchYamuxSession *self)
   self->write_cancellable = g_cancellable_new ();
   g_queue_init (&self->pending_opens);
   g_queue_init (&self->writable_waiters);
+}
+
+void
+punch_yamux_session_set_owner (PunchYamuxSession            *self,
+                               const PunchYamuxSessionOwner *owner,
+                               gpointer                      user_data)
+{
+  g_return_if_fail (PUNCH_IS_YAMUX_SESSION (self));
+
+  self->owner = owner;
+  self->owner_data = owner != NULL ? user_data : NULL;
 }
 
 /**

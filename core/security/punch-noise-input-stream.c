@@ -14,7 +14,7 @@
  * is decrypted in one piece), doubles up to RAW_CAPACITY_MAX while reads keep
  * filling it, and drops back to RAW_CAPACITY_MIN once it is empty after a
  * read no bigger than that (the peer stopped streaming). */
-#define RAW_CAPACITY_MIN 512
+#define RAW_CAPACITY_MIN 256
 #define RAW_CAPACITY_MAX (256 * 1024)
 
 G_STATIC_ASSERT (RAW_CAPACITY_MAX >= FRAME_HEADER + PUNCH_NOISE_MAX_MESSAGE);

@@ -8,6 +8,10 @@
 #define FRAME_HEADER 2
 #define MAX_FRAMES (PUNCH_NOISE_MAX_WRITE / PUNCH_NOISE_MAX_PLAINTEXT)
 #define FRAME_OVERHEAD (FRAME_HEADER + PUNCH_NOISE_TAG_LEN)
+/* After a write this small the buffer is let go: a connection that only
+ * sends the odd message (most of a relay's thousands) holds none, while a
+ * bulk sender keeps its big one. */
+#define SMALL_WRITE 4096
 
 G_STATIC_ASSERT (PUNCH_NOISE_MAX_WRITE % PUNCH_NOISE_MAX_PLAINTEXT == 0);
 
@@ -82,6 +86,11 @@ on_base_written (GObject      *source,
         self->error = g_error_copy (error);
       g_task_return_error (task, error);
       return;
+    }
+  if (GPOINTER_TO_SIZE (g_task_get_task_data (task)) <= SMALL_WRITE)
+    {
+      g_clear_pointer (&self->buf, g_free);
+      self->capacity = 0;
     }
   g_task_return_int (task, GPOINTER_TO_SIZE (g_task_get_task_data (task)));
 }
