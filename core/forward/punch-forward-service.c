@@ -479,6 +479,9 @@ on_target_connected (GObject      *source,
       refuse (fwd, PUNCH_FORWARD_STATUS_TARGET_REFUSED, reason);
       return;
     }
+  /* The client's connect timeout stays on the socket as an I/O timeout:
+   * an idle forwarded connection (an SSH session) must not end after it. */
+  g_socket_set_timeout (g_socket_connection_get_socket (fwd->local), 0);
   ok = punch_forward_response_encode (PUNCH_FORWARD_STATUS_OK, NULL);
   punch_framing_write_async (g_io_stream_get_output_stream (fwd->stream), ok,
                              fwd->cancellable, on_ok_written, fwd);
