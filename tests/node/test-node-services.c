@@ -154,6 +154,35 @@ dial_local (const char *address)
   return conn;
 }
 
+/* Writes @out and reads back as much, checking the echo. */
+static void
+echo_round (GSocketConnection *conn,
+            const guint8      *out,
+            guint8            *in,
+            gsize              len)
+{
+  GInputStream *input = g_io_stream_get_input_stream (G_IO_STREAM (conn));
+  g_autoptr (GError) error = NULL;
+  gsize got = 0;
+
+  g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), out,
+                                            len, NULL, NULL, &error));
+  g_assert_no_error (error);
+  memset (in, 0, len);
+  while (got < len)
+    {
+      gssize n;
+
+      /* Blocking reads would stall the main loop the forward runs on. */
+      PTEST_WAIT (g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (input)));
+      n = g_input_stream_read (input, in + got, len - got, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (n, >, 0);
+      got += n;
+    }
+  g_assert_cmpmem (in, len, out, len);
+}
+
 static void
 test_catalog_and_local_port (Fixture       *f,
                              gconstpointer  data)
@@ -165,7 +194,6 @@ test_catalog_and_local_port (Fixture       *f,
   const char *message = NULL;
   const char *address;
   guint8 out[4096], in[4096];
-  gsize got = 0;
   PunchServiceStats stats;
 
   g_assert_true (punch_forward_service_expose (f->friend_fwd, "echo", f->echo_addr, &error));
@@ -191,22 +219,7 @@ test_catalog_and_local_port (Fixture       *f,
   for (guint i = 0; i < sizeof out; i++)
     out[i] = (guint8) (i * 7);
   conn = dial_local (address);
-  g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), out,
-                                            sizeof out, NULL, NULL, &error));
-  g_assert_no_error (error);
-  while (got < sizeof in)
-    {
-      /* Blocking reads would stall the main loop the forward runs on. */
-      GInputStream *input = g_io_stream_get_input_stream (G_IO_STREAM (conn));
-      gssize n;
-
-      PTEST_WAIT (g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (input)));
-      n = g_input_stream_read (input, in + got, sizeof in - got, NULL, &error);
-      g_assert_no_error (error);
-      g_assert_cmpint (n, >, 0);
-      got += n;
-    }
-  g_assert_cmpmem (in, sizeof in, out, sizeof out);
+  echo_round (conn, out, in, sizeof out);
   /* The count follows each completed write, a main-loop turn after the
    * bytes reached the socket. */
   PTEST_WAIT ((punch_node_services_get_stats (f->services, f->friend_id, "echo", FALSE, &stats),
@@ -216,14 +229,23 @@ test_catalog_and_local_port (Fixture       *f,
   g_assert_cmpuint (stats.bytes_out, ==, sizeof out);
   g_assert_cmpuint (stats.bytes_in, ==, sizeof in);
 
+  /* An idle connection stays up past the target's 10 s connect timeout
+   * (an SSH session may be quiet for long). */
+  ptest_spin (11000);
+  echo_round (conn, out, in, sizeof out);
+  PTEST_WAIT ((punch_node_services_get_stats (f->services, f->friend_id, "echo", FALSE, &stats),
+               stats.bytes_in == 2 * sizeof in));
+  g_assert_cmpuint (stats.active, ==, 1);
+  g_assert_cmpuint (stats.bytes_out, ==, 2 * sizeof out);
+
   /* ...and stay counted once it ended. */
   g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
   PTEST_WAIT (f->finished > 0);
   punch_node_services_get_stats (f->services, f->friend_id, "echo", FALSE, &stats);
   g_assert_cmpuint (stats.active, ==, 0);
   g_assert_cmpuint (stats.total, ==, 1);
-  g_assert_cmpuint (stats.bytes_out, ==, sizeof out);
-  g_assert_cmpuint (stats.bytes_in, ==, sizeof in);
+  g_assert_cmpuint (stats.bytes_out, ==, 2 * sizeof out);
+  g_assert_cmpuint (stats.bytes_in, ==, 2 * sizeof in);
   punch_node_services_get_stats (f->services, f->friend_id, "echo", TRUE, &stats);
   g_assert_cmpuint (stats.total, ==, 0);
 
