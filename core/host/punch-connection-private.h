@@ -38,13 +38,39 @@ void               punch_connection_set_relayed (PunchConnection *self, gboolean
  * strings shared with the host; referenced, not copied). */
 void               punch_connection_set_limited_allowlist (PunchConnection *self,
                                                            GHashTable      *allowed);
+/**
+ * PunchRelayLimit:
+ * @duration_s: the relay's duration limit, 0 for none
+ * @data_bytes: the relay's data limit per direction, 0 for none
+ * @started_us: when the relay started counting (g_get_real_time()): once
+ *   the CONNECT/STOP status exchange was over
+ * @sent_before: bytes the relayed stream had sent by then
+ * @received_before: bytes it had received by then
+ *
+ * What a relay allows a circuit, and where its count starts.
+ */
+typedef struct
+{
+  guint32 duration_s;
+  guint64 data_bytes;
+  gint64  started_us;
+  guint64 sent_before;
+  guint64 received_before;
+} PunchRelayLimit;
+
+/* Marks the start of the relay's count on @relayed_stream: now, and the
+ * bytes it carried so far (those of the status exchange). */
+void               punch_relay_limit_mark_start (PunchRelayLimit *limit,
+                                                 GIOStream       *relayed_stream);
+
 /* The limit a relay set on a limited connection, and the relayed stream it
- * runs over (to count what crossed the relay): a reset that matches the
- * limit is reported as the limit, not as a bare reset. */
-void               punch_connection_set_relay_limit (PunchConnection *self,
-                                                     guint32          duration_s,
-                                                     guint64          data_bytes,
-                                                     GIOStream       *relayed_stream);
+ * runs over (to count what crossed the relay): the remaining budget becomes
+ * observable ("remaining-send", "remaining-receive", "limit-ends-at"), and
+ * a reset that matches the limit is reported as the limit, not as a bare
+ * reset. */
+void               punch_connection_set_relay_limit (PunchConnection       *self,
+                                                     const PunchRelayLimit *limit,
+                                                     GIOStream             *relayed_stream);
 gboolean           punch_connection_allows (PunchConnection *self,
                                             const char      *protocol);
 void               punch_connection_set_limited (PunchConnection *self, gboolean limited);

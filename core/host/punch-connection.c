@@ -30,10 +30,19 @@ struct _PunchConnection
   PunchConnectionStreamFunc  stream_func;
   gpointer                   stream_func_data;
   GHashTable                *limited_allowlist;
-  guint32                    limit_duration;
-  guint64                    limit_data;
+  PunchRelayLimit            relay_limit;
+  GDateTime                 *limit_ends_at;
   GIOStream                 *relayed_stream;
+  /* The remaining budget is sampled, not followed byte by byte: this
+   * timer notifies what changed since the last look. */
+  GSource                   *budget_timer;
+  guint64                    notified_send;
+  guint64                    notified_receive;
 };
+
+/* How often "remaining-send" and "remaining-receive" are looked at while
+ * data flows. */
+#define BUDGET_NOTIFY_INTERVAL_MS 1000
 
 G_DEFINE_FINAL_TYPE (PunchConnection, punch_connection, G_TYPE_OBJECT)
 
@@ -65,6 +74,11 @@ enum
   PROP_RTT,
   PROP_OPENED_AT,
   PROP_CLOSED_AT,
+  PROP_LIMIT_DURATION,
+  PROP_LIMIT_DATA,
+  PROP_REMAINING_SEND,
+  PROP_REMAINING_RECEIVE,
+  PROP_LIMIT_ENDS_AT,
   N_PROPS
 };
 
@@ -80,12 +94,23 @@ enum
 static guint signals[N_SIGNALS];
 
 static void
+stop_budget_timer (PunchConnection *self)
+{
+  if (self->budget_timer != NULL)
+    {
+      g_source_destroy (self->budget_timer);
+      g_clear_pointer (&self->budget_timer, g_source_unref);
+    }
+}
+
+static void
 punch_connection_dispose (GObject *object)
 {
   PunchConnection *self = PUNCH_CONNECTION (object);
 
   self->stream_func = NULL;
   self->stream_func_data = NULL;
+  stop_budget_timer (self);
 
   if (self->session != NULL)
     {
@@ -114,6 +139,7 @@ punch_connection_finalize (GObject *object)
   g_clear_pointer (&self->cipher, g_free);
   g_clear_pointer (&self->opened_at, g_date_time_unref);
   g_clear_pointer (&self->closed_at, g_date_time_unref);
+  g_clear_pointer (&self->limit_ends_at, g_date_time_unref);
   g_clear_pointer (&self->limited_allowlist, g_hash_table_unref);
   g_clear_object (&self->relayed_stream);
 
@@ -178,6 +204,21 @@ punch_connection_get_property (GObject    *object,
     case PROP_CLOSED_AT:
       g_value_set_boxed (value, self->closed_at);
       break;
+    case PROP_LIMIT_DURATION:
+      g_value_set_uint (value, self->relay_limit.duration_s);
+      break;
+    case PROP_LIMIT_DATA:
+      g_value_set_uint64 (value, self->relay_limit.data_bytes);
+      break;
+    case PROP_REMAINING_SEND:
+      g_value_set_uint64 (value, punch_connection_get_remaining_send (self));
+      break;
+    case PROP_REMAINING_RECEIVE:
+      g_value_set_uint64 (value, punch_connection_get_remaining_receive (self));
+      break;
+    case PROP_LIMIT_ENDS_AT:
+      g_value_set_boxed (value, self->limit_ends_at);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -226,6 +267,52 @@ punch_connection_class_init (PunchConnectionClass *klass)
   properties[PROP_CLOSED_AT] =
     g_param_spec_boxed ("closed-at", NULL, NULL, G_TYPE_DATE_TIME, ro);
 
+  /**
+   * PunchConnection:limit-duration:
+   *
+   * The relay's duration limit on this relayed connection, in seconds; 0
+   * for none (a direct connection, or a relay without one).
+   */
+  properties[PROP_LIMIT_DURATION] =
+    g_param_spec_uint ("limit-duration", NULL, NULL, 0, G_MAXUINT32, 0, ro);
+  /**
+   * PunchConnection:limit-data:
+   *
+   * The relay's data limit on this relayed connection, in bytes per
+   * direction; 0 for none.
+   */
+  properties[PROP_LIMIT_DATA] =
+    g_param_spec_uint64 ("limit-data", NULL, NULL, 0, G_MAXUINT64, 0, ro);
+  /**
+   * PunchConnection:remaining-send:
+   *
+   * Bytes we may still send through the relay before it resets the
+   * circuit: the data limit minus what crossed it since the relay started
+   * counting (Noise and Yamux framing included, as the relay counts them).
+   * G_MAXUINT64 without a data limit. Reading it is always current; its
+   * notify comes at most once a second while data flows, and once more
+   * when the connection closes.
+   */
+  properties[PROP_REMAINING_SEND] =
+    g_param_spec_uint64 ("remaining-send", NULL, NULL, 0, G_MAXUINT64, G_MAXUINT64, ro);
+  /**
+   * PunchConnection:remaining-receive:
+   *
+   * As #PunchConnection:remaining-send, for the bytes the relay may still
+   * bring us.
+   */
+  properties[PROP_REMAINING_RECEIVE] =
+    g_param_spec_uint64 ("remaining-receive", NULL, NULL, 0, G_MAXUINT64, G_MAXUINT64, ro);
+  /**
+   * PunchConnection:limit-ends-at:
+   *
+   * When the relay's duration limit ends the circuit (its count starts at
+   * the CONNECT/STOP exchange, a little before "opened-at"); NULL without
+   * a duration limit.
+   */
+  properties[PROP_LIMIT_ENDS_AT] =
+    g_param_spec_boxed ("limit-ends-at", NULL, NULL, G_TYPE_DATE_TIME, ro);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -254,6 +341,8 @@ punch_connection_init (PunchConnection *self)
 {
   self->rtt = -1;
   self->state = PUNCH_CONNECTION_STATE_OPEN;
+  self->notified_send = G_MAXUINT64;
+  self->notified_receive = G_MAXUINT64;
 }
 
 static void
@@ -264,6 +353,60 @@ set_state (PunchConnection      *self,
     return;
   self->state = state;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+/* The bytes that crossed the relay each way since it started counting. */
+static void
+relayed_counts (PunchConnection *self,
+                guint64         *sent,
+                guint64         *received)
+{
+  guint64 s = 0, r = 0;
+
+  if (PUNCH_IS_YAMUX_STREAM (self->relayed_stream))
+    {
+      s = punch_yamux_stream_get_bytes_sent (PUNCH_YAMUX_STREAM (self->relayed_stream));
+      r = punch_yamux_stream_get_bytes_received (PUNCH_YAMUX_STREAM (self->relayed_stream));
+    }
+  *sent = s > self->relay_limit.sent_before ? s - self->relay_limit.sent_before : 0;
+  *received = r > self->relay_limit.received_before ? r - self->relay_limit.received_before : 0;
+}
+
+static guint64
+remaining (guint64 limit,
+           guint64 used)
+{
+  if (limit == 0)
+    return G_MAXUINT64;
+  return used >= limit ? 0 : limit - used;
+}
+
+/* Notifies the remaining budget that changed since the last notify. */
+static void
+update_budget (PunchConnection *self)
+{
+  guint64 send = punch_connection_get_remaining_send (self);
+  guint64 receive = punch_connection_get_remaining_receive (self);
+
+  g_object_freeze_notify (G_OBJECT (self));
+  if (send != self->notified_send)
+    {
+      self->notified_send = send;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REMAINING_SEND]);
+    }
+  if (receive != self->notified_receive)
+    {
+      self->notified_receive = receive;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REMAINING_RECEIVE]);
+    }
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+static gboolean
+on_budget_timer (gpointer user_data)
+{
+  update_budget (PUNCH_CONNECTION (user_data));
+  return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -289,8 +432,12 @@ mark_closed (PunchConnection *self,
   self->stream_func = NULL;
   self->stream_func_data = NULL;
   self->closed_at = g_date_time_new_now_utc ();
+  /* The last word on the budget: what was spent when the circuit ended. */
+  stop_budget_timer (self);
 
   g_object_freeze_notify (G_OBJECT (self));
+  if (self->relay_limit.data_bytes > 0)
+    update_budget (self);
   set_state (self, PUNCH_CONNECTION_STATE_CLOSED);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CLOSED_AT]);
   g_object_thaw_notify (G_OBJECT (self));
@@ -303,21 +450,18 @@ mark_closed (PunchConnection *self,
 static char *
 relay_limit_reached (PunchConnection *self)
 {
-  gint64 elapsed_s = (g_get_real_time () - g_date_time_to_unix (self->opened_at) * G_USEC_PER_SEC) / G_USEC_PER_SEC;
-  guint64 sent = 0, received = 0;
+  const PunchRelayLimit *limit = &self->relay_limit;
+  gint64 elapsed_s = (g_get_real_time () - limit->started_us) / G_USEC_PER_SEC;
+  guint64 sent, received;
 
-  if (PUNCH_IS_YAMUX_STREAM (self->relayed_stream))
-    {
-      sent = punch_yamux_stream_get_bytes_sent (PUNCH_YAMUX_STREAM (self->relayed_stream));
-      received = punch_yamux_stream_get_bytes_received (PUNCH_YAMUX_STREAM (self->relayed_stream));
-    }
-  if (self->limit_data > 0 && (sent >= self->limit_data || received >= self->limit_data))
+  relayed_counts (self, &sent, &received);
+  if (limit->data_bytes > 0 && (sent >= limit->data_bytes || received >= limit->data_bytes))
     return g_strdup_printf ("the relay's data limit of %" G_GUINT64_FORMAT " bytes per direction was reached "
                             "(%" G_GUINT64_FORMAT " sent, %" G_GUINT64_FORMAT " received)",
-                            self->limit_data, sent, received);
+                            limit->data_bytes, sent, received);
   /* The relay's clock started a little before ours. */
-  if (self->limit_duration > 0 && elapsed_s + 1 >= self->limit_duration)
-    return g_strdup_printf ("the relay's duration limit of %u s was reached", self->limit_duration);
+  if (limit->duration_s > 0 && elapsed_s + 1 >= limit->duration_s)
+    return g_strdup_printf ("the relay's duration limit of %u s was reached", limit->duration_s);
   return NULL;
 }
 
@@ -892,14 +1036,128 @@ punch_connection_allows (PunchConnection *self,
 }
 
 void
-punch_connection_set_relay_limit (PunchConnection *self,
-                                  guint32          duration_s,
-                                  guint64          data_bytes,
-                                  GIOStream       *relayed_stream)
+punch_relay_limit_mark_start (PunchRelayLimit *limit,
+                              GIOStream       *relayed_stream)
+{
+  g_return_if_fail (limit != NULL);
+
+  limit->started_us = g_get_real_time ();
+  limit->sent_before = 0;
+  limit->received_before = 0;
+  if (PUNCH_IS_YAMUX_STREAM (relayed_stream))
+    {
+      limit->sent_before = punch_yamux_stream_get_bytes_sent (PUNCH_YAMUX_STREAM (relayed_stream));
+      limit->received_before = punch_yamux_stream_get_bytes_received (PUNCH_YAMUX_STREAM (relayed_stream));
+    }
+}
+
+void
+punch_connection_set_relay_limit (PunchConnection       *self,
+                                  const PunchRelayLimit *limit,
+                                  GIOStream             *relayed_stream)
 {
   g_return_if_fail (PUNCH_IS_CONNECTION (self));
+  g_return_if_fail (limit != NULL);
 
-  self->limit_duration = duration_s;
-  self->limit_data = data_bytes;
+  self->relay_limit = *limit;
   g_set_object (&self->relayed_stream, relayed_stream);
+  g_clear_pointer (&self->limit_ends_at, g_date_time_unref);
+  if (limit->duration_s > 0)
+    {
+      g_autoptr (GDateTime) start = g_date_time_new_from_unix_utc (limit->started_us / G_USEC_PER_SEC);
+
+      self->limit_ends_at = g_date_time_add (start, limit->started_us % G_USEC_PER_SEC
+                                                    + (GTimeSpan) limit->duration_s * G_TIME_SPAN_SECOND);
+    }
+
+  stop_budget_timer (self);
+  if (self->relay_limit.data_bytes > 0 && self->state == PUNCH_CONNECTION_STATE_OPEN)
+    {
+      self->budget_timer = g_timeout_source_new (BUDGET_NOTIFY_INTERVAL_MS);
+      g_source_set_name (self->budget_timer, "[punchline] relay budget");
+      /* The connection destroys the source before it goes. */
+      g_source_set_callback (self->budget_timer, on_budget_timer, self, NULL);
+      g_source_attach (self->budget_timer, g_main_context_get_thread_default ());
+    }
+
+  g_object_freeze_notify (G_OBJECT (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LIMIT_DURATION]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LIMIT_DATA]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LIMIT_ENDS_AT]);
+  update_budget (self);
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+/**
+ * punch_connection_get_limit_duration:
+ *
+ * Returns: the relay's duration limit in seconds, 0 for none
+ */
+guint32
+punch_connection_get_limit_duration (PunchConnection *self)
+{
+  g_return_val_if_fail (PUNCH_IS_CONNECTION (self), 0);
+
+  return self->relay_limit.duration_s;
+}
+
+/**
+ * punch_connection_get_limit_data:
+ *
+ * Returns: the relay's data limit in bytes per direction, 0 for none
+ */
+guint64
+punch_connection_get_limit_data (PunchConnection *self)
+{
+  g_return_val_if_fail (PUNCH_IS_CONNECTION (self), 0);
+
+  return self->relay_limit.data_bytes;
+}
+
+/**
+ * punch_connection_get_remaining_send:
+ *
+ * Returns: the bytes we may still send through the relay before it resets
+ *   the circuit, now; G_MAXUINT64 without a data limit
+ */
+guint64
+punch_connection_get_remaining_send (PunchConnection *self)
+{
+  guint64 sent, received;
+
+  g_return_val_if_fail (PUNCH_IS_CONNECTION (self), G_MAXUINT64);
+
+  relayed_counts (self, &sent, &received);
+  return remaining (self->relay_limit.data_bytes, sent);
+}
+
+/**
+ * punch_connection_get_remaining_receive:
+ *
+ * Returns: the bytes the relay may still bring us, now; G_MAXUINT64
+ *   without a data limit
+ */
+guint64
+punch_connection_get_remaining_receive (PunchConnection *self)
+{
+  guint64 sent, received;
+
+  g_return_val_if_fail (PUNCH_IS_CONNECTION (self), G_MAXUINT64);
+
+  relayed_counts (self, &sent, &received);
+  return remaining (self->relay_limit.data_bytes, received);
+}
+
+/**
+ * punch_connection_get_limit_ends_at:
+ *
+ * Returns: (transfer none) (nullable): when the relay's duration limit ends
+ *   the circuit, or %NULL without one
+ */
+GDateTime *
+punch_connection_get_limit_ends_at (PunchConnection *self)
+{
+  g_return_val_if_fail (PUNCH_IS_CONNECTION (self), NULL);
+
+  return self->limit_ends_at;
 }

@@ -43,6 +43,12 @@ G_DECLARE_FINAL_TYPE (PunchConnection, punch_connection, PUNCH, CONNECTION, GObj
  *   "relayed", "limited", "observed-addr" (how the remote sees us, from
  *   identify; may be NULL), "rtt" (µs, last ping sample, -1 when none),
  *   "opened-at" (GDateTime), "closed-at".
+ *   Relayed connections a relay limits: "limit-duration" (s) and
+ *   "limit-data" (bytes per direction), 0 for none; "remaining-send" and
+ *   "remaining-receive" (bytes left of the data limit each way, G_MAXUINT64
+ *   without one; notified at most once a second while data flows, and when
+ *   the connection closes); "limit-ends-at" (GDateTime, NULL without a
+ *   duration limit).
  * Signals:
  * - "rtt-sample" (gint64 rtt_us): a new RTT measurement (ping, yamux keepalive)
  * - "closed" (GError *error): the connection ended; NULL error for a local close
@@ -68,6 +74,11 @@ void                  punch_connection_add_rtt_sample (PunchConnection *self, gi
 GDateTime            *punch_connection_get_opened_at (PunchConnection *self);
 /* NULL while the connection is open. */
 GDateTime            *punch_connection_get_closed_at (PunchConnection *self);
+guint32               punch_connection_get_limit_duration (PunchConnection *self);
+guint64               punch_connection_get_limit_data (PunchConnection *self);
+guint64               punch_connection_get_remaining_send (PunchConnection *self);
+guint64               punch_connection_get_remaining_receive (PunchConnection *self);
+GDateTime            *punch_connection_get_limit_ends_at (PunchConnection *self);
 
 /* Opens a muxed stream and negotiates one of @protocols with multistream-select. */
 void                  punch_connection_open_stream_async  (PunchConnection    *self,

@@ -500,8 +500,7 @@ typedef struct
   GIOStream        *stream;
   PunchPeerId      *src;
   gboolean          limited;
-  guint32           limit_duration;
-  guint64           limit_data;
+  PunchRelayLimit   limit;
 } StopOp;
 
 static void
@@ -557,7 +556,7 @@ stop_upgraded (GObject *source, GAsyncResult *result, gpointer user_data)
                                       punch_connection_get_local_addr (op->relay_conn), remote,
                                       PUNCH_DIRECTION_INBOUND, TRUE, op->limited);
   if (op->limited)
-    punch_connection_set_relay_limit (conn, op->limit_duration, op->limit_data, op->stream);
+    punch_connection_set_relay_limit (conn, &op->limit, op->stream);
   g_debug ("accepted relayed connection %u from %s", punch_connection_get_id (conn),
            punch_peer_id_to_string (upgrade->peer_id));
   stop_op_free (op);
@@ -577,6 +576,14 @@ stop_status_written (GObject *source, GAsyncResult *result, gpointer user_data)
       stop_op_free (op);
       return;
     }
+  /* The relay counts from our status on; nothing came in since the STOP,
+   * so only the sent side and the clock move up to here. */
+  {
+    guint64 received_before = op->limit.received_before;
+
+    punch_relay_limit_mark_start (&op->limit, op->stream);
+    op->limit.received_before = received_before;
+  }
   /* The peer that sent CONNECT is the security initiator; we respond. */
   punch_upgrader_upgrade_full_async (op->stream, FALSE, punch_host_get_private_key (op->client->host),
                                      op->src, punch_host_get_security_protocols (op->client->host),
@@ -641,9 +648,12 @@ stop_read_done (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
 
-  op->limit_duration = msg->limit && msg->limit->has_duration ? msg->limit->duration : 0;
-  op->limit_data = msg->limit && msg->limit->has_data ? msg->limit->data : 0;
-  op->limited = op->limit_duration > 0 || op->limit_data > 0;
+  op->limit.duration_s = msg->limit && msg->limit->has_duration ? msg->limit->duration : 0;
+  op->limit.data_bytes = msg->limit && msg->limit->has_data ? msg->limit->data : 0;
+  op->limited = op->limit.duration_s > 0 || op->limit.data_bytes > 0;
+  /* The relay sends nothing more before our status: what it brought so far
+   * is all outside its count. */
+  punch_relay_limit_mark_start (&op->limit, op->stream);
   stop_reply (op, CIRCUIT__PB__STATUS__OK);
 }
 
@@ -673,8 +683,7 @@ typedef struct
   PunchConnection *relay_conn;
   GIOStream       *stream;
   gboolean         limited;
-  guint32          limit_duration;
-  guint64          limit_data;
+  PunchRelayLimit  limit;
 } DialOp;
 
 static void
@@ -709,7 +718,7 @@ dial_upgraded (GObject *source, GAsyncResult *result, gpointer user_data)
   conn = punch_host_adopt_connection (self->host, upgrade, punch_connection_get_local_addr (op->relay_conn),
                                       remote, PUNCH_DIRECTION_OUTBOUND, TRUE, op->limited);
   if (op->limited)
-    punch_connection_set_relay_limit (conn, op->limit_duration, op->limit_data, op->stream);
+    punch_connection_set_relay_limit (conn, &op->limit, op->stream);
   g_task_return_pointer (task, g_object_ref (conn), g_object_unref);
 }
 
@@ -745,9 +754,12 @@ dial_status_read (GObject *source, GAsyncResult *result, gpointer user_data)
       g_task_return_error (task, error);
       return;
     }
-  op->limit_duration = msg->limit && msg->limit->has_duration ? msg->limit->duration : 0;
-  op->limit_data = msg->limit && msg->limit->has_data ? msg->limit->data : 0;
-  op->limited = op->limit_duration > 0 || op->limit_data > 0;
+  op->limit.duration_s = msg->limit && msg->limit->has_duration ? msg->limit->duration : 0;
+  op->limit.data_bytes = msg->limit && msg->limit->has_data ? msg->limit->data : 0;
+  op->limited = op->limit.duration_s > 0 || op->limit.data_bytes > 0;
+  /* The relay counts from its status on; the listener says nothing before
+   * our first handshake message. */
+  punch_relay_limit_mark_start (&op->limit, op->stream);
   /* We sent CONNECT, so we are the security initiator. */
   punch_upgrader_upgrade_full_async (op->stream, TRUE, punch_host_get_private_key (self->host), op->dest,
                                      punch_host_get_security_protocols (self->host), cancellable, dial_upgraded,

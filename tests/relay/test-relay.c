@@ -385,6 +385,113 @@ test_data_limit (Fixture *f, gconstpointer data)
   g_signal_handlers_disconnect_by_data (f->service, &reason);
 }
 
+typedef struct
+{
+  guint   notifies;
+  guint64 last;
+} BudgetWatch;
+
+static void
+on_remaining_send (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+  BudgetWatch *watch = user_data;
+
+  watch->notifies++;
+  watch->last = punch_connection_get_remaining_send (PUNCH_CONNECTION (object));
+}
+
+static void
+on_remaining_receive (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+  BudgetWatch *watch = user_data;
+
+  watch->notifies++;
+  watch->last = punch_connection_get_remaining_receive (PUNCH_CONNECTION (object));
+}
+
+static void
+test_remaining_budget (Fixture *f, gconstpointer data)
+{
+  const guint64 limit = 64 * 1024;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchMultiaddr) addr = NULL;
+  g_autoptr (PunchConnection) conn = NULL;
+  g_autoptr (PunchConnection) inbound = NULL;
+  PunchConnection *found;
+  BudgetWatch a_send = { 0, 0 }, b_receive = { 0, 0 };
+  guint64 a_send0, a_receive0, b_receive0, value = 0;
+  gboolean a_to_b_spent, b_to_a_spent;
+
+  g_object_set (f->service, "limit-duration", 0, "limit-data", limit, NULL);
+  punch_host_set_stream_handler (f->b, ECHO_PROTOCOL, echo_handler, NULL, NULL);
+  punch_host_allow_on_limited (f->a, ECHO_PROTOCOL);
+  punch_host_allow_on_limited (f->b, ECHO_PROTOCOL);
+  reserve_b (f);
+  addr = b_relayed_addr (f);
+  conn = dial_through_relay (f, addr, &error);
+  g_assert_no_error (error);
+  WAIT_UNTIL ((found = punch_host_get_connection (f->b, punch_host_get_peer_id (f->a))) != NULL);
+  /* The host lets go of it once it is closed; we look at it after that. */
+  inbound = g_object_ref (found);
+
+  /* Both ends know the relay's limit. */
+  g_assert_cmpuint (punch_connection_get_limit_data (conn), ==, limit);
+  g_assert_cmpuint (punch_connection_get_limit_data (inbound), ==, limit);
+  g_assert_cmpuint (punch_connection_get_limit_duration (conn), ==, 0);
+  g_assert_null (punch_connection_get_limit_ends_at (conn));
+  g_assert_null (punch_connection_get_limit_ends_at (inbound));
+  g_signal_connect (conn, "notify::remaining-send", G_CALLBACK (on_remaining_send), &a_send);
+  g_signal_connect (inbound, "notify::remaining-receive", G_CALLBACK (on_remaining_receive), &b_receive);
+
+  /* The handshakes spent some of it, far from all. */
+  a_send0 = punch_connection_get_remaining_send (conn);
+  a_receive0 = punch_connection_get_remaining_receive (conn);
+  b_receive0 = punch_connection_get_remaining_receive (inbound);
+  g_test_message ("after the handshakes: %" G_GUINT64_FORMAT " bytes left to send, %" G_GUINT64_FORMAT
+                  " to receive", a_send0, a_receive0);
+  g_assert_cmpuint (a_send0, <, limit);
+  g_assert_cmpuint (a_send0, >, limit / 2);
+  g_assert_cmpuint (a_receive0, <, limit);
+
+  /* A small echo spends at least its own bytes each way. */
+  g_assert_true (echo_roundtrip (conn, 4096, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (punch_connection_get_remaining_send (conn), <=, a_send0 - 4096);
+  g_assert_cmpuint (punch_connection_get_remaining_receive (conn), <=, a_receive0 - 4096);
+  g_assert_cmpuint (punch_connection_get_remaining_receive (inbound), <=, b_receive0 - 4096);
+  /* Both ends count from where the relay starts: once quiet, what one end
+   * sent is what the other received. */
+  WAIT_UNTIL (punch_connection_get_remaining_send (conn) == punch_connection_get_remaining_receive (inbound)
+              && punch_connection_get_remaining_receive (conn) == punch_connection_get_remaining_send (inbound));
+  g_object_get (conn, "remaining-send", &value, NULL);
+  g_assert_cmpuint (value, ==, punch_connection_get_remaining_send (conn));
+
+  /* Past the limit: the relay resets the circuit, and the direction that
+   * ran out has nothing left at both ends. */
+  g_assert_false (echo_roundtrip (conn, 1024 * 1024, &error));
+  g_assert_nonnull (error);
+  WAIT_UNTIL (punch_connection_get_state (conn) == PUNCH_CONNECTION_STATE_CLOSED
+              && punch_connection_get_state (inbound) == PUNCH_CONNECTION_STATE_CLOSED);
+  a_to_b_spent = punch_connection_get_remaining_send (conn) == 0
+                 && punch_connection_get_remaining_receive (inbound) == 0;
+  b_to_a_spent = punch_connection_get_remaining_receive (conn) == 0
+                 && punch_connection_get_remaining_send (inbound) == 0;
+  g_test_message ("at the reset: dialer %" G_GUINT64_FORMAT " / %" G_GUINT64_FORMAT ", listener %"
+                  G_GUINT64_FORMAT " / %" G_GUINT64_FORMAT " bytes left to send / receive",
+                  punch_connection_get_remaining_send (conn), punch_connection_get_remaining_receive (conn),
+                  punch_connection_get_remaining_send (inbound), punch_connection_get_remaining_receive (inbound));
+  g_assert_true (a_to_b_spent || b_to_a_spent);
+
+  /* The notifies told the story up to the end: the last one carries the
+   * final value. */
+  g_assert_cmpuint (a_send.notifies, >=, 1);
+  g_assert_cmpuint (b_receive.notifies, >=, 1);
+  g_assert_cmpuint (a_send.last, ==, punch_connection_get_remaining_send (conn));
+  g_assert_cmpuint (b_receive.last, ==, punch_connection_get_remaining_receive (inbound));
+  g_signal_handlers_disconnect_by_data (conn, &a_send);
+  g_signal_handlers_disconnect_by_data (inbound, &b_receive);
+}
+
 static void
 test_duration_limit (Fixture *f, gconstpointer data)
 {
@@ -405,6 +512,18 @@ test_duration_limit (Fixture *f, gconstpointer data)
   g_signal_connect (conn, "closed", G_CALLBACK (on_connection_closed_reason), &a_reason);
   WAIT_UNTIL ((inbound = punch_host_get_connection (f->b, punch_host_get_peer_id (f->a))) != NULL);
   g_signal_connect (inbound, "closed", G_CALLBACK (on_connection_closed_reason), &b_reason);
+
+  /* The end of the circuit is known from the start: 2 s after the relay's
+   * count began, which was before the connection was up. */
+  g_assert_cmpuint (punch_connection_get_limit_duration (conn), ==, 2);
+  g_assert_cmpuint (punch_connection_get_remaining_send (conn), ==, G_MAXUINT64);
+  g_assert_cmpuint (punch_connection_get_remaining_receive (inbound), ==, G_MAXUINT64);
+  g_assert_nonnull (punch_connection_get_limit_ends_at (conn));
+  g_assert_nonnull (punch_connection_get_limit_ends_at (inbound));
+  g_assert_cmpint (g_date_time_difference (punch_connection_get_limit_ends_at (conn),
+                                           punch_connection_get_opened_at (conn)), <=, 2 * G_TIME_SPAN_SECOND);
+  g_assert_cmpint (g_date_time_difference (punch_connection_get_limit_ends_at (conn),
+                                           punch_connection_get_opened_at (conn)), >, 0);
 
   WAIT_UNTIL (a_reason != NULL && b_reason != NULL && relay_reason != NULL);
   g_test_message ("relay: %s; dialer: %s; listener: %s", relay_reason, a_reason, b_reason);
@@ -694,6 +813,7 @@ main (int argc, char **argv)
   ADD ("/core/relay/relayed-dial", test_relayed_dial);
   ADD ("/core/relay/data-limit", test_data_limit);
   ADD ("/core/relay/duration-limit", test_duration_limit);
+  ADD ("/core/relay/remaining-budget", test_remaining_budget);
   ADD ("/core/relay/limited-refuses-app-streams", test_limited_refuses_app_streams);
   ADD ("/core/relay/no-reservation", test_no_reservation);
   g_test_add ("/core/relay/ciphertext-only/noise", Fixture, "/noise", fixture_setup, test_relay_sees_ciphertext,
