@@ -260,3 +260,11 @@ punch_peer_detail_set_services (PunchPeerDetail   *self,
   g_return_if_fail (PUNCH_IS_PEER_DETAIL (self));
   punch_peer_services_set_model (PUNCH_PEER_SERVICES (self->services), services, settings);
 }
+
+void
+punch_peer_detail_open_local_port (PunchPeerDetail *self,
+                                   const char      *name)
+{
+  g_return_if_fail (PUNCH_IS_PEER_DETAIL (self));
+  punch_peer_services_open_local (PUNCH_PEER_SERVICES (self->services), name);
+}

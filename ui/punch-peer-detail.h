@@ -26,5 +26,8 @@ PunchNodePeer *punch_peer_detail_get_peer (PunchPeerDetail *self);
 void           punch_peer_detail_set_services (PunchPeerDetail   *self,
                                                PunchNodeServices *services,
                                                GSettings         *settings);
+/* "Open Local Port" for the shown peer's service @name. */
+void           punch_peer_detail_open_local_port (PunchPeerDetail *self,
+                                                  const char      *name);
 
 G_END_DECLS

@@ -231,21 +231,28 @@ toast (PunchPeerServices *self,
     punch_window_toast (PUNCH_WINDOW (root), message);
 }
 
+void
+punch_peer_services_open_local (PunchPeerServices *self,
+                                const char        *name)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_return_if_fail (PUNCH_IS_PEER_SERVICES (self));
+  if (self->services == NULL || self->peer_id == NULL)
+    return;
+  if (punch_node_services_open_local (self->services, self->peer_id, name, &error) == NULL)
+    {
+      g_autofree char *message = g_strdup_printf (_("Could not open a local port: %s"), error->message);
+      toast (self, message);
+    }
+}
+
 static void
 open_action (GtkWidget  *widget,
              const char *action_name,
              GVariant   *param)
 {
-  PunchPeerServices *self = PUNCH_PEER_SERVICES (widget);
-  g_autoptr (GError) error = NULL;
-
-  if (self->services == NULL || self->peer_id == NULL)
-    return;
-  if (punch_node_services_open_local (self->services, self->peer_id, g_variant_get_string (param, NULL), &error) == NULL)
-    {
-      g_autofree char *message = g_strdup_printf (_("Could not open a local port: %s"), error->message);
-      toast (self, message);
-    }
+  punch_peer_services_open_local (PUNCH_PEER_SERVICES (widget), g_variant_get_string (param, NULL));
 }
 
 static void

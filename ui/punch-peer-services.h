@@ -23,5 +23,8 @@ void        punch_peer_services_set_model (PunchPeerServices *self,
                                            GSettings         *settings);
 void        punch_peer_services_set_peer_id (PunchPeerServices *self,
                                              const char        *peer_id);
+/* What "Open Local Port" does for the peer's @name (a toast on failure). */
+void        punch_peer_services_open_local (PunchPeerServices *self,
+                                            const char        *name);
 
 G_END_DECLS

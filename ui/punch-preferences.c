@@ -250,7 +250,6 @@ punch_preferences_new (GtkWindow *parent, PunchNode *node, GSettings *settings, 
   GtkWidget *reset = gtk_button_new_with_mnemonic (_("_Reset…"));
   Prefs *p = g_new0 (Prefs, 1);
 
-  /* Two pages: the window shows a switcher with these. */
   adw_preferences_page_set_title (ADW_PREFERENCES_PAGE (page), _("General"));
   adw_preferences_page_set_icon_name (ADW_PREFERENCES_PAGE (page), "preferences-system-symbolic");
   p->settings = settings ? g_object_ref (settings) : NULL;
@@ -325,6 +324,7 @@ punch_preferences_new (GtkWindow *parent, PunchNode *node, GSettings *settings, 
   adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (identity));
 
   adw_preferences_window_add (ADW_PREFERENCES_WINDOW (window), ADW_PREFERENCES_PAGE (page));
+  /* A second page: the window now shows a switcher with the pages' titles. */
   adw_preferences_window_add (ADW_PREFERENCES_WINDOW (window),
                               ADW_PREFERENCES_PAGE (punch_services_page_new (node, settings)));
   return GTK_WINDOW (window);

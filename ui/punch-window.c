@@ -17,7 +17,6 @@ struct _PunchWindow
 
   /* Owned references */
   PunchNode        *node;
-  PunchNodeServices *services;
   GSettings        *settings;
   GCancellable     *cancellable;  /* cancelled when the window goes */
   GtkWidget        *connect_dialog;  /* weak: one at a time */
@@ -641,7 +640,6 @@ punch_window_dispose (GObject *object)
   g_clear_object (&self->cancellable);
   gtk_widget_dispose_template (GTK_WIDGET (self), PUNCH_TYPE_WINDOW);
   g_clear_object (&self->node);
-  g_clear_object (&self->services);
   g_clear_object (&self->settings);
   G_OBJECT_CLASS (punch_window_parent_class)->dispose (object);
 }
@@ -741,7 +739,6 @@ punch_window_set_services (PunchWindow       *self,
                            PunchNodeServices *services)
 {
   g_return_if_fail (PUNCH_IS_WINDOW (self));
-  g_set_object (&self->services, services);
   punch_peer_detail_set_services (self->detail, services, self->settings);
 }
 
@@ -759,15 +756,12 @@ punch_window_open_local_port (PunchWindow *self,
                               const char  *peer_id,
                               const char  *name)
 {
-  g_autoptr (GError) error = NULL;
+  PunchNodePeer *shown;
 
   g_return_if_fail (PUNCH_IS_WINDOW (self));
   punch_window_select_peer (self, peer_id);
-  if (self->services == NULL)
-    return;
-  if (punch_node_services_open_local (self->services, peer_id, name, &error) == NULL)
-    {
-      g_autofree char *message = g_strdup_printf (_("Could not open a local port: %s"), error->message);
-      punch_window_toast (self, message);
-    }
+  shown = punch_peer_detail_get_peer (self->detail);
+  /* The button of the peer shown, as a click on it would. */
+  if (shown != NULL && g_strcmp0 (punch_node_peer_get_peer_id (shown), peer_id) == 0)
+    punch_peer_detail_open_local_port (self->detail, name);
 }
