@@ -40,6 +40,9 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 
+// The reader may go first (a test ending): no crash on a closed pipe.
+process.stdout.on('error', () => {})
+
 function emit (event, fields = {}) {
   process.stdout.write(JSON.stringify({ event, ...fields }) + '\n')
 }
