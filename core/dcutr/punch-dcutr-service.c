@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "punch-dcutr-service.h"
 
+#include <string.h>
+
 #include "punch-addr-scope.h"
+#include "punch-connection-private.h"
 #include "punch-dcutr-message.h"
 #include "punch-error.h"
 #include "punch-framing.h"
 #include "punch-hole-punch-private.h"
 #include "punch-host-private.h"
+#include "punch-multistream.h"
 
-/* How long B waits for identify before it starts anyway (go: IdentifyWait). */
+/* How long B waits for identify before it decides on connection reversal
+ * without it (go: IdentifyWait). The CONNECT exchange runs meanwhile. */
 #define IDENTIFY_WAIT_MS      3000
 /* One DCUtR exchange (CONNECT, CONNECT, SYNC) must finish within this. */
 #define EXCHANGE_TIMEOUT_S    15
@@ -69,6 +74,7 @@ struct _Exchange
   PunchHolePunch    *hp;
   PunchConnection   *relayed;
   GIOStream         *stream;
+  GBytes            *flight;        /* B: what is being written on the stream */
   GCancellable      *cancellable;   /* the whole exchange */
   GCancellable      *round;         /* the dials of one round */
   GPtrArray         *remote;        /* PunchMultiaddr to dial */
@@ -78,6 +84,10 @@ struct _Exchange
   guint              timeout_id;
   gulong             identified_id;
   gulong             identify_failed_id;
+  gboolean           identify_done;  /* B: identify answered, failed or timed out */
+  gboolean           connect_ready;  /* B: the peer's CONNECT is in, SYNC not sent */
+  gboolean           reversal_tried; /* B: connection reversal was considered */
+  guint              ms_replies;     /* B: multistream replies read on the stream */
   guint              round_no;
   guint              dials_pending;
   GError            *dial_error;
@@ -87,7 +97,10 @@ struct _Exchange
 };
 
 static void b_attempt (Exchange *ex);
+static void b_decide (Exchange *ex);
+static void b_send_sync (Exchange *ex);
 static void maybe_reversed (PunchDcutrService *self, PunchConnection *conn);
+static PunchHolePunch *find_open_punch_a (PunchDcutrService *self, PunchPeerId *peer);
 
 static Exchange *
 exchange_ref (Exchange *ex)
@@ -104,6 +117,7 @@ exchange_unref (Exchange *ex)
   if (ex->stream != NULL)
     g_io_stream_close_async (ex->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
   g_clear_object (&ex->stream);
+  g_clear_pointer (&ex->flight, g_bytes_unref);
   g_clear_object (&ex->cancellable);
   g_clear_object (&ex->round);
   g_clear_pointer (&ex->remote, g_ptr_array_unref);
@@ -551,7 +565,61 @@ b_connect_read (GObject *source, GAsyncResult *result, gpointer user_data)
       b_give_up_or_retry (ex, "the peer's CONNECT carried no public TCP address");
       return;
     }
-  write_message (ex, PUNCH_DCUTR_SYNC, NULL, b_sync_written);
+  /* SYNC waits for identify, which tells whether a plain dial to the peer
+   * (connection reversal) comes first. Both ran in parallel. */
+  ex->connect_ready = TRUE;
+  if (ex->identify_done)
+    b_decide (ex);
+}
+
+static gboolean
+token_is (GBytes *message, const char *expected)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (message, &len);
+
+  return len == strlen (expected) && memcmp (data, expected, len) == 0;
+}
+
+/* The peer's two multistream replies to our optimistic proposal: its
+ * header, then our protocol echoed (or "na": it does not speak DCUtR). */
+static void
+b_negotiation_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (Exchange) ex = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) reply = punch_framing_read_finish (G_INPUT_STREAM (source), result, &error);
+  const char *expected = ex->ms_replies == 0 ? PUNCH_MULTISTREAM_PROTOCOL "\n" : PUNCH_DCUTR_PROTOCOL "\n";
+
+  if (ex->ended)
+    return;
+  if (reply == NULL)
+    {
+      g_autofree char *why = g_strdup_printf ("opening %s: %s", PUNCH_DCUTR_PROTOCOL, error->message);
+
+      b_give_up_or_retry (ex, why);
+      return;
+    }
+  if (!token_is (reply, expected))
+    {
+      g_autofree char *why = g_strdup_printf ("opening %s: the peer answered “%.*s”", PUNCH_DCUTR_PROTOCOL,
+                                              (int) MIN (g_bytes_get_size (reply), 64),
+                                              (const char *) g_bytes_get_data (reply, NULL));
+
+      /* A peer that does not speak DCUtR will not on the next try. */
+      if (ex->ms_replies == 1 && token_is (reply, "na\n"))
+        b_end (ex, PUNCH_HOLE_PUNCH_OUTCOME_NO_STREAM, why);
+      else
+        b_give_up_or_retry (ex, why);
+      return;
+    }
+  if (++ex->ms_replies < 2)
+    {
+      punch_framing_read_async (G_INPUT_STREAM (source), PUNCH_MULTISTREAM_MAX_MESSAGE, ex->cancellable,
+                                b_negotiation_read, exchange_ref (ex));
+      return;
+    }
+  read_message (ex, b_connect_read);
 }
 
 static void
@@ -560,7 +628,7 @@ b_connect_written (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (Exchange) ex = user_data;
   g_autoptr (GError) error = NULL;
 
-  if (!punch_framing_write_finish (G_OUTPUT_STREAM (source), result, &error) || ex->ended)
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error) || ex->ended)
     {
       g_autofree char *why = NULL;
 
@@ -570,7 +638,9 @@ b_connect_written (GObject *source, GAsyncResult *result, gpointer user_data)
       b_give_up_or_retry (ex, why);
       return;
     }
-  read_message (ex, b_connect_read);
+  ex->ms_replies = 0;
+  punch_framing_read_async (g_io_stream_get_input_stream (ex->stream), PUNCH_MULTISTREAM_MAX_MESSAGE,
+                            ex->cancellable, b_negotiation_read, exchange_ref (ex));
 }
 
 static gboolean
@@ -592,7 +662,10 @@ b_stream_opened (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) ours = NULL;
   g_auto (GStrv) local = NULL;
-  GIOStream *stream = punch_connection_open_stream_finish (PUNCH_CONNECTION (source), result, NULL, &error);
+  GIOStream *stream = (GIOStream *) punch_yamux_session_open_stream_finish (PUNCH_YAMUX_SESSION (source), result,
+                                                                            &error);
+  g_autoptr (GByteArray) flight = NULL;
+  g_autoptr (GBytes) connect = NULL;
 
   if (ex->ended)
     {
@@ -607,26 +680,36 @@ b_stream_opened (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       g_autofree char *why = g_strdup_printf ("opening %s: %s", PUNCH_DCUTR_PROTOCOL, error->message);
 
-      /* A peer that does not speak DCUtR will not on the next try. */
-      if (g_error_matches (error, PUNCH_ERROR, PUNCH_ERROR_NEGOTIATION_FAILED))
-        b_end (ex, PUNCH_HOLE_PUNCH_OUTCOME_NO_STREAM, why);
-      else
-        b_give_up_or_retry (ex, why);
+      b_give_up_or_retry (ex, why);
       return;
     }
   ex->stream = stream;
   ours = punch_dcutr_service_get_candidate_addrs (ex->self);
   local = addrs_to_strv (ours);
   punch_hole_punch_set_addrs (ex->hp, (const char * const *) local, NULL);
+  /* Optimistic multistream-select (as go-libp2p opens streams lazily): the
+   * header, the proposal and CONNECT leave in one flight, so the exchange
+   * costs one relayed round trip, not two. The replies are checked before
+   * the peer's CONNECT is read. */
+  flight = g_byte_array_new ();
+  punch_framing_append (flight, (const guint8 *) PUNCH_MULTISTREAM_PROTOCOL "\n",
+                        strlen (PUNCH_MULTISTREAM_PROTOCOL "\n"));
+  punch_framing_append (flight, (const guint8 *) PUNCH_DCUTR_PROTOCOL "\n", strlen (PUNCH_DCUTR_PROTOCOL "\n"));
+  connect = punch_dcutr_message_encode (PUNCH_DCUTR_CONNECT, ours);
+  punch_framing_append (flight, g_bytes_get_data (connect, NULL), g_bytes_get_size (connect));
+  /* The previous attempt's write has completed: its callback started the
+   * reads that failed into this attempt. */
+  g_clear_pointer (&ex->flight, g_bytes_unref);
+  ex->flight = g_byte_array_free_to_bytes (g_steal_pointer (&flight));
   ex->t0 = g_get_monotonic_time ();
-  write_message (ex, PUNCH_DCUTR_CONNECT, ours, b_connect_written);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (ex->stream), g_bytes_get_data (ex->flight, NULL),
+                                   g_bytes_get_size (ex->flight), G_PRIORITY_DEFAULT, ex->cancellable,
+                                   b_connect_written, exchange_ref (ex));
 }
 
 static void
 b_attempt (Exchange *ex)
 {
-  const char *protocols[] = { PUNCH_DCUTR_PROTOCOL, NULL };
-
   /* Each attempt gets a fresh budget and a fresh cancellable: the previous
    * one may have been cancelled by its timeout. */
   g_clear_handle_id (&ex->timeout_id, g_source_remove);
@@ -635,7 +718,13 @@ b_attempt (Exchange *ex)
   ex->timeout_id = exchange_timeout_add (ex, EXCHANGE_TIMEOUT_S * 1000, exchange_timeout_cb, "[punchline] dcutr exchange");
   punch_hole_punch_begin_attempt (ex->hp);
   punch_hole_punch_set_state (ex->hp, PUNCH_HOLE_PUNCH_STATE_EXCHANGING, NULL);
-  punch_connection_open_stream_async (ex->relayed, protocols, ex->cancellable, b_stream_opened, exchange_ref (ex));
+  if (punch_connection_get_state (ex->relayed) != PUNCH_CONNECTION_STATE_OPEN)
+    {
+      b_end (ex, PUNCH_HOLE_PUNCH_OUTCOME_NO_CONNECTION, "the relayed connection closed");
+      return;
+    }
+  punch_yamux_session_open_stream_async (punch_connection_get_session (ex->relayed), ex->cancellable,
+                                         b_stream_opened, exchange_ref (ex));
 }
 
 static void
@@ -650,11 +739,40 @@ b_reverse_done (Exchange *ex, PunchConnection *direct, GError *error)
     }
   g_debug ("direct dial to %s failed (%s); hole punching", punch_peer_id_to_string (punch_hole_punch_get_peer_id (ex->hp)),
            error->message);
+  /* The CONNECT exchange that ran beside identify has waited out the dial:
+   * the peer may have given up on it (js-libp2p waits 5 s for SYNC). A
+   * fresh one starts the punch proper, with all its attempts. */
+  if (ex->stream != NULL)
+    g_io_stream_close_async (ex->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+  g_clear_object (&ex->stream);
+  punch_hole_punch_retract_attempt (ex->hp);
   b_attempt (ex);
 }
 
 static void
-b_after_identify (Exchange *ex)
+b_send_sync (Exchange *ex)
+{
+  write_message (ex, PUNCH_DCUTR_SYNC, NULL, b_sync_written);
+}
+
+/* Identify answered (or failed, or took too long): the reversal decision
+ * can be taken once the peer's CONNECT is in too. */
+static void
+b_identify_done (Exchange *ex)
+{
+  g_clear_handle_id (&ex->timer_id, g_source_remove);
+  g_clear_signal_handler (&ex->identified_id, ex->self->identify);
+  g_clear_signal_handler (&ex->identify_failed_id, ex->self->identify);
+  ex->identify_done = TRUE;
+  if (ex->connect_ready)
+    b_decide (ex);
+}
+
+/* Both CONNECTs are exchanged and identify is done: a peer that says it is
+ * publicly reachable first gets a plain dial ("connection reversal", once),
+ * and the punch goes on with SYNC when that fails. */
+static void
+b_decide (Exchange *ex)
 {
   PunchPeerStore *store = punch_host_get_peer_store (ex->self->host);
   PunchPeerInfo *info = punch_peer_store_lookup (store, punch_hole_punch_get_peer_id (ex->hp));
@@ -662,27 +780,21 @@ b_after_identify (Exchange *ex)
   g_autoptr (GPtrArray) direct = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_multiaddr_unref);
   GPtrArray *addrs = info ? punch_peer_info_get_addrs (info) : NULL;
 
-  g_clear_handle_id (&ex->timer_id, g_source_remove);
-  g_clear_signal_handler (&ex->identified_id, ex->self->identify);
-  g_clear_signal_handler (&ex->identify_failed_id, ex->self->identify);
-  if (punch_connection_get_state (ex->relayed) != PUNCH_CONNECTION_STATE_OPEN)
+  ex->connect_ready = FALSE;
+  if (!ex->reversal_tried)
     {
-      b_end (ex, PUNCH_HOLE_PUNCH_OUTCOME_NO_CONNECTION, "the relayed connection closed");
-      return;
+      ex->reversal_tried = TRUE;
+      for (guint i = 0; addrs != NULL && i < addrs->len; i++)
+        if (punch_multiaddr_is_public (g_ptr_array_index (addrs, i)))
+          add_unique (direct, seen, g_ptr_array_index (addrs, i));
     }
-
-  /* A peer that says it is publicly reachable gets a plain dial first
-   * ("connection reversal"): no punch needed when it works. */
-  for (guint i = 0; addrs != NULL && i < addrs->len; i++)
-    if (punch_multiaddr_is_public (g_ptr_array_index (addrs, i)))
-      add_unique (direct, seen, g_ptr_array_index (addrs, i));
   if (direct->len > 0)
     {
       punch_hole_punch_set_state (ex->hp, PUNCH_HOLE_PUNCH_STATE_REVERSING, NULL);
       round_start (ex, direct, TRUE, ex->self->direct_dial_timeout_ms, b_reverse_done);
       return;
     }
-  b_attempt (ex);
+  b_send_sync (ex);
 }
 
 static void
@@ -693,7 +805,7 @@ on_identified (PunchIdentifyService *identify, PunchConnection *conn, gpointer i
   if (conn == ex->relayed)
     {
       exchange_ref (ex);
-      b_after_identify (ex);
+      b_identify_done (ex);
       exchange_unref (ex);
     }
 }
@@ -706,7 +818,7 @@ on_identify_failed (PunchIdentifyService *identify, PunchConnection *conn, GErro
   if (conn == ex->relayed)
     {
       exchange_ref (ex);
-      b_after_identify (ex);
+      b_identify_done (ex);
       exchange_unref (ex);
     }
 }
@@ -717,7 +829,7 @@ identify_wait_cb (gpointer user_data)
   Exchange *ex = user_data;
 
   ex->timer_id = 0;
-  b_after_identify (ex);
+  b_identify_done (ex);
   return G_SOURCE_REMOVE;
 }
 
@@ -769,6 +881,9 @@ on_connection_opened (PunchHost *host, PunchConnection *conn, gpointer user_data
   ex->identified_id = g_signal_connect (self->identify, "identified", G_CALLBACK (on_identified), ex);
   ex->identify_failed_id = g_signal_connect (self->identify, "failed", G_CALLBACK (on_identify_failed), ex);
   ex->timer_id = exchange_timeout_add (ex, IDENTIFY_WAIT_MS, identify_wait_cb, "[punchline] dcutr identify wait");
+  /* CONNECT goes out at once, beside identify: waiting for identify first
+   * would add a relayed round trip to every punch. */
+  b_attempt (ex);
 }
 
 /* ---- role A: we dialled through the relay and answer ---- */
@@ -798,9 +913,31 @@ maybe_reversed (PunchDcutrService *self, PunchConnection *conn)
     }
   if (relayed == NULL)
     return;
-  hp = punch_hole_punch_new (peer, PUNCH_HOLE_PUNCH_ROLE_A, relayed);
-  g_list_store_append (self->punches, hp);
-  g_signal_emit (self, signals[PUNCH_STARTED], 0, hp);
+  /* B may dial us while our side of its CONNECT exchange waits for SYNC
+   * (it sends CONNECT beside identify, then decides on reversal): that
+   * punch ends here, reversed. */
+  for (guint i = 0; i < self->exchanges->len; i++)
+    {
+      Exchange *ex = g_ptr_array_index (self->exchanges, i);
+
+      if (punch_hole_punch_get_role (ex->hp) == PUNCH_HOLE_PUNCH_ROLE_A
+          && punch_peer_id_equal (punch_hole_punch_get_peer_id (ex->hp), peer))
+        {
+          punch_hole_punch_succeed (ex->hp, PUNCH_HOLE_PUNCH_OUTCOME_CONNECTION_REVERSED, conn);
+          finish_punch (self, ex->hp, ex->relayed);
+          exchange_end (ex);
+          return;
+        }
+    }
+  hp = find_open_punch_a (self, peer);
+  if (hp != NULL)
+    g_hash_table_remove (self->a_waiting, hp);
+  else
+    {
+      hp = punch_hole_punch_new (peer, PUNCH_HOLE_PUNCH_ROLE_A, relayed);
+      g_list_store_append (self->punches, hp);
+      g_signal_emit (self, signals[PUNCH_STARTED], 0, hp);
+    }
   punch_hole_punch_succeed (hp, PUNCH_HOLE_PUNCH_OUTCOME_CONNECTION_REVERSED, conn);
   finish_punch (self, hp, relayed);
 }

@@ -12,6 +12,8 @@ void            punch_hole_punch_set_state (PunchHolePunch      *self,
                                             PunchHolePunchState  state,
                                             const char          *detail);
 void            punch_hole_punch_begin_attempt (PunchHolePunch *self);
+/* The attempt begun last did not get to SYNC and does not count. */
+void            punch_hole_punch_retract_attempt (PunchHolePunch *self);
 void            punch_hole_punch_set_rtt (PunchHolePunch *self, gint64 rtt_us);
 void            punch_hole_punch_set_addrs (PunchHolePunch     *self,
                                             const char * const *local,

@@ -174,6 +174,14 @@ punch_hole_punch_begin_attempt (PunchHolePunch *self)
 }
 
 void
+punch_hole_punch_retract_attempt (PunchHolePunch *self)
+{
+  g_return_if_fail (self->attempts > 0);
+  self->attempts--;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ATTEMPTS]);
+}
+
+void
 punch_hole_punch_set_rtt (PunchHolePunch *self, gint64 rtt_us)
 {
   self->rtt = rtt_us;
