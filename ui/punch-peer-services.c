@@ -62,7 +62,9 @@ refresh_stats (PunchPeerServices *self)
         counts = punch_ui_format_service_stats (&stats);
         if (inbound)
           subtitle = g_strdup_printf ("→ %s · %s", punch_node_services_get_target (self->services, name), counts);
-        adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle != NULL ? subtitle : counts);
+        /* Once a second: only a change is worth a relayout. */
+        if (g_strcmp0 (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), subtitle != NULL ? subtitle : counts) != 0)
+          adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle != NULL ? subtitle : counts);
       }
 }
 
