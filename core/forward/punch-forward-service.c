@@ -10,8 +10,13 @@
 
 /* One buffer per direction per forwarded stream: the next chunk is read only
  * once the previous one is written, so memory never grows with a slow
- * reader (the Yamux window and the socket buffers do the rest). */
-#define CHUNK_SIZE (64 * 1024)
+ * reader (the Yamux window and the socket buffers do the rest). A buffer
+ * starts at CHUNK_MIN and doubles up to CHUNK_MAX while reads fill it: a
+ * bulk transfer then takes a quarter of the reads, writes and main-loop
+ * rounds (docs/BENCHMARKS.md, "Port forwarding"), an interactive one
+ * stays small. */
+#define CHUNK_MIN (64 * 1024)
+#define CHUNK_MAX (256 * 1024)
 #define HANDSHAKE_TIMEOUT_MS 10000
 #define TARGET_CONNECT_TIMEOUT_S 10
 
@@ -80,6 +85,8 @@ typedef struct
   gint64               started;
   guint8              *out_buf;     /* local → peer */
   guint8              *in_buf;      /* peer → local */
+  gsize                out_size;
+  gsize                in_size;
   guint64              bytes_out;
   guint64              bytes_in;
   guint                pumps;
@@ -251,6 +258,20 @@ fwd_fail (Fwd        *fwd,
 static void pump_out_read (Fwd *fwd);
 static void pump_in_read (Fwd *fwd);
 
+/* A read that filled the buffer (and was written): a bulk transfer, read
+ * more at once next time. */
+static void
+maybe_grow (guint8 **buf,
+            gsize   *size,
+            gsize    filled)
+{
+  if (filled < *size || *size >= CHUNK_MAX)
+    return;
+  *size *= 2;
+  g_free (*buf);
+  *buf = g_malloc (*size);
+}
+
 static void
 pump_done (Fwd *fwd)
 {
@@ -278,6 +299,7 @@ on_out_written (GObject      *source,
       return;
     }
   fwd->bytes_out += written;
+  maybe_grow (&fwd->out_buf, &fwd->out_size, written);
   pump_out_read (fwd);
 }
 
@@ -325,7 +347,7 @@ static void
 pump_out_read (Fwd *fwd)
 {
   g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (fwd->local)),
-                             fwd->out_buf, CHUNK_SIZE, G_PRIORITY_DEFAULT, fwd->cancellable,
+                             fwd->out_buf, fwd->out_size, G_PRIORITY_DEFAULT, fwd->cancellable,
                              on_out_read, fwd);
 }
 
@@ -345,6 +367,7 @@ on_in_written (GObject      *source,
       return;
     }
   fwd->bytes_in += written;
+  maybe_grow (&fwd->in_buf, &fwd->in_size, written);
   pump_in_read (fwd);
 }
 
@@ -379,7 +402,7 @@ static void
 pump_in_read (Fwd *fwd)
 {
   g_input_stream_read_async (g_io_stream_get_input_stream (fwd->stream),
-                             fwd->in_buf, CHUNK_SIZE, G_PRIORITY_DEFAULT, fwd->cancellable,
+                             fwd->in_buf, fwd->in_size, G_PRIORITY_DEFAULT, fwd->cancellable,
                              on_in_read, fwd);
 }
 
@@ -390,8 +413,9 @@ fwd_splice (Fwd *fwd)
   /* The path is fixed from here: the stream lives on this connection. */
   g_signal_emit (fwd->self, signals[SIGNAL_STREAM_OPENED], 0,
                  fwd->peer, fwd->service, fwd->inbound, fwd->connection);
-  fwd->out_buf = g_malloc (CHUNK_SIZE);
-  fwd->in_buf = g_malloc (CHUNK_SIZE);
+  fwd->out_size = fwd->in_size = CHUNK_MIN;
+  fwd->out_buf = g_malloc (CHUNK_MIN);
+  fwd->in_buf = g_malloc (CHUNK_MIN);
   fwd->pumps = 2;
   pump_out_read (fwd);
   pump_in_read (fwd);
