@@ -324,8 +324,8 @@ on_answer (PunchAutonatService *autonat, PunchPeerId *server, int status, PunchM
   json_object_set_string_member (answer, "peer_id", punch_peer_id_to_string (server));
   json_object_set_string_member (answer, "status", punch_autonat_status_to_string (status));
   set_addr (answer, "addr", addr);
-  /* An OK whose dial-back never reached us does not count (js-libp2p's
-   * server answers without dialling). */
+  /* An OK whose dial-back never reached us does not count (a server that
+   * judged by our own connection instead of dialling). */
   json_object_set_boolean_member (answer, "verified",
                                   status != PUNCH_AUTONAT_STATUS_OK
                                   || punch_autonat_service_is_answer_verified (autonat, server));

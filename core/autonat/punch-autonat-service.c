@@ -306,8 +306,9 @@ record_answer (PunchAutonatService *self, PunchPeerId *server, int status, Punch
   /* Refusals and errors say nothing about us: only OK and E_DIAL_ERROR
    * count, and a server's latest answer replaces its earlier one. An OK
    * whose dial-back never reached us is a claim we know to be unproven
-   * (js-libp2p's server answers over the connection the request came on,
-   * comparing addresses, without dialling): kept apart, never counted. */
+   * (a server that judges by the connection the request came on, as
+   * js-libp2p's does, would say OK behind any port-keeping NAT): kept
+   * apart, never counted. */
   if (status == PUNCH_AUTONAT_STATUS_OK)
     g_hash_table_insert (self->answers, g_strdup (key), GINT_TO_POINTER (verified ? 1 : 3));
   else if (status == PUNCH_AUTONAT_STATUS_E_DIAL_ERROR)

@@ -85,10 +85,10 @@ G_DECLARE_FINAL_TYPE (PunchAutonatService, punch_autonat_service, PUNCH, AUTONAT
  *
  * An OK answer counts only when the server's dial-back reached us (an
  * inbound connection from the server's IP during the request, or within
- * a second of the answer): js-libp2p's server answers OK without dialling
- * when the requester's connection comes from the address asked about, which
- * says nothing about a NAT that keeps ports. Such answers are kept apart
- * (punch_autonat_service_get_unverified_count()).
+ * a second of the answer). A server that does not dial but judges by the
+ * connection the request came on (js-libp2p's reuses it: docs/nat-diagnosis.md)
+ * would say OK behind any NAT that keeps our port; such answers are kept
+ * apart (punch_autonat_service_get_unverified_count()).
  */
 PunchAutonatService *punch_autonat_service_new (PunchHost *host, PunchIdentifyService *identify);
 
