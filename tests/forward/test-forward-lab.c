@@ -102,6 +102,7 @@ lab_setup (Lab          *lab,
   memset (lab, 0, sizeof *lab);
   /* Our PID names the lab: runs side by side do not meet. */
   lab->lab_id = g_strdup_printf ("%u", (guint) getpid () % 100000);
+  g_test_message ("lab %s (namespaces pl%s-*)", lab->lab_id, lab->lab_id);
   lab->env = g_get_environ ();
   lab->env = g_environ_setenv (lab->env, "PUNCH_LAB_ID", lab->lab_id, TRUE);
   lab->env = g_environ_setenv (lab->env, "PUNCH_LAB_LINK", link_bin, TRUE);
