@@ -151,6 +151,133 @@ punch_cli_relay_watch_reservation (PunchCliOutput        *out,
   g_signal_connect (reservation, "transition", G_CALLBACK (on_reservation_transition), out);
 }
 
+/* The budget our relayed connections have left (docs/cli-events.md,
+ * "relay_budget"). */
+
+/* G_MAXUINT64 (no data limit) is null in the event. */
+static void
+set_remaining (JsonObject *object,
+               const char *member,
+               guint64     bytes)
+{
+  if (bytes == G_MAXUINT64)
+    json_object_set_null_member (object, member);
+  else
+    json_object_set_int_member (object, member, (gint64) MIN (bytes, (guint64) G_MAXINT64));
+}
+
+static void
+print_budget (PunchCliOutput  *out,
+              PunchConnection *connection)
+{
+  g_autoptr (JsonObject) event = punch_cli_output_event_new ("relay_budget");
+  GDateTime *ends_at = punch_connection_get_limit_ends_at (connection);
+  g_autofree char *ends_text = ends_at != NULL ? g_date_time_format_iso8601 (ends_at) : NULL;
+  guint64 send = punch_connection_get_remaining_send (connection);
+  guint64 receive = punch_connection_get_remaining_receive (connection);
+  gboolean open = punch_connection_get_state (connection) != PUNCH_CONNECTION_STATE_CLOSED;
+  GString *human = g_string_new (NULL);
+
+  json_object_set_string_member (event, "state", open ? "open" : "closed");
+  json_object_set_string_member (event, "peer_id", punch_peer_id_to_string (punch_connection_get_peer_id (connection)));
+  json_object_set_string_member (event, "direction", punch_direction_to_string (punch_connection_get_direction (connection)));
+  set_multiaddr (event, "remote", punch_connection_get_remote_addr (connection));
+  set_limit (event, punch_connection_get_limit_duration (connection), punch_connection_get_limit_data (connection));
+  set_remaining (event, "remaining_send", send);
+  set_remaining (event, "remaining_receive", receive);
+  set_string_or_null (event, "limit_ends_at", ends_text);
+
+  g_string_append_printf (human, "Relay budget with %s%s:",
+                          punch_peer_id_to_string (punch_connection_get_peer_id (connection)),
+                          open ? "" : " (closed)");
+  if (punch_connection_get_limit_data (connection) > 0)
+    g_string_append_printf (human, " %" G_GUINT64_FORMAT " bytes left to send, %" G_GUINT64_FORMAT
+                            " to receive (of %" G_GUINT64_FORMAT " each way)",
+                            send, receive, punch_connection_get_limit_data (connection));
+  if (ends_text != NULL)
+    g_string_append_printf (human, " until %s", ends_text);
+  punch_cli_output_emit (out, event, human->str);
+  g_string_free (human, TRUE);
+}
+
+/* Both remaining-* notifies of one look at the budget print one event. */
+typedef struct
+{
+  guint64 send;
+  guint64 receive;
+} PrintedBudget;
+
+#define PRINTED_BUDGET_KEY "punch-cli-printed-budget"
+
+static void
+on_budget_notify (PunchConnection *connection,
+                  GParamSpec      *pspec,
+                  gpointer         user_data)
+{
+  PrintedBudget *printed = g_object_get_data (G_OBJECT (connection), PRINTED_BUDGET_KEY);
+  guint64 send = punch_connection_get_remaining_send (connection);
+  guint64 receive = punch_connection_get_remaining_receive (connection);
+
+  /* The closing figures come with the "closed" handler. */
+  if (printed == NULL || punch_connection_get_state (connection) == PUNCH_CONNECTION_STATE_CLOSED
+      || (printed->send == send && printed->receive == receive))
+    return;
+  printed->send = send;
+  printed->receive = receive;
+  print_budget (user_data, connection);
+}
+
+static void
+on_budget_closed (PunchConnection *connection,
+                  GError          *error,
+                  gpointer         user_data)
+{
+  print_budget (user_data, connection);
+  g_signal_handlers_disconnect_by_data (connection, user_data);
+}
+
+static void
+watch_budget (PunchCliOutput  *out,
+              PunchConnection *connection)
+{
+  PrintedBudget *printed;
+
+  if (!punch_connection_get_limited (connection)
+      || punch_connection_get_state (connection) == PUNCH_CONNECTION_STATE_CLOSED)
+    return;
+  printed = g_new0 (PrintedBudget, 1);
+  printed->send = punch_connection_get_remaining_send (connection);
+  printed->receive = punch_connection_get_remaining_receive (connection);
+  g_object_set_data_full (G_OBJECT (connection), PRINTED_BUDGET_KEY, printed, g_free);
+  g_signal_connect (connection, "notify::remaining-send", G_CALLBACK (on_budget_notify), out);
+  g_signal_connect (connection, "notify::remaining-receive", G_CALLBACK (on_budget_notify), out);
+  g_signal_connect (connection, "closed", G_CALLBACK (on_budget_closed), out);
+  print_budget (out, connection);
+}
+
+static void
+on_host_connection_opened (PunchHost       *host,
+                           PunchConnection *connection,
+                           gpointer         user_data)
+{
+  watch_budget (user_data, connection);
+}
+
+void
+punch_cli_relay_watch_budgets (PunchCliOutput *out,
+                               PunchHost      *host)
+{
+  GListModel *connections = punch_host_get_connections (host);
+
+  for (guint i = 0; i < g_list_model_get_n_items (connections); i++)
+    {
+      g_autoptr (PunchConnection) connection = g_list_model_get_item (connections, i);
+
+      watch_budget (out, connection);
+    }
+  g_signal_connect (host, "connection-opened", G_CALLBACK (on_host_connection_opened), out);
+}
+
 /* The relay we serve. */
 
 static void
@@ -365,6 +492,17 @@ punch_cli_relay_unwatch (PunchCliOutput *out,
           g_autoptr (GObject) hp = g_list_model_get_item (punches, i);
 
           g_signal_handlers_disconnect_by_data (hp, out);
+        }
+    }
+  if (PUNCH_IS_HOST (object))
+    {
+      GListModel *connections = punch_host_get_connections (object);
+
+      for (guint i = 0; i < g_list_model_get_n_items (connections); i++)
+        {
+          g_autoptr (GObject) connection = g_list_model_get_item (connections, i);
+
+          g_signal_handlers_disconnect_by_data (connection, out);
         }
     }
   g_signal_handlers_disconnect_by_data (object, out);

@@ -10,8 +10,9 @@ G_BEGIN_DECLS
 
 /*
  * The CLI's relay and hole-punch events (docs/cli-events.md): "reservation"
- * and "reserved" for our reservations on relays, "reservation" and "circuit"
- * for the relay we serve, "holepunch" for every DCUtR transition.
+ * and "reserved" for our reservations on relays, "relay_budget" for what our
+ * relayed connections may still send and receive, "reservation" and
+ * "circuit" for the relay we serve, "holepunch" for every DCUtR transition.
  *
  * Each watch connects handlers with @out as their data; call
  * punch_cli_relay_unwatch() on the same object before @out goes away.
@@ -22,8 +23,14 @@ void punch_cli_relay_watch_service     (PunchCliOutput        *out,
                                         PunchRelayService     *service);
 void punch_cli_relay_watch_dcutr       (PunchCliOutput        *out,
                                         PunchDcutrService     *dcutr);
+/* A "relay_budget" event when a relay-limited connection of @host opens,
+ * whenever its remaining budget changes (at most once a second) and when it
+ * closes. */
+void punch_cli_relay_watch_budgets     (PunchCliOutput        *out,
+                                        PunchHost             *host);
 /* Disconnects every handler of @out from @object (and, for a
- * #PunchDcutrService, from its hole punches). */
+ * #PunchDcutrService, from its hole punches; for a #PunchHost, from its
+ * connections). */
 void punch_cli_relay_unwatch           (PunchCliOutput        *out,
                                         gpointer               object);
 

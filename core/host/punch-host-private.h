@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include "punch-connection-private.h"
 #include "punch-host.h"
 #include "punch-upgrader.h"
 
@@ -14,20 +15,25 @@ G_BEGIN_DECLS
  * @remote_addr: (nullable): the remote's address (a /p2p-circuit address for
  *   a relayed connection)
  * @relayed: whether it runs over a relay
- * @limited: whether the relay limits it (duration or data)
+ * @limit: (nullable): what the relay allows, when it limits the connection
+ *   (see punch_connection_set_relay_limit())
+ * @relayed_stream: (nullable): the relayed stream the connection runs over,
+ *   with @limit
  *
  * Makes an upgrade a connection of the host: it joins the connection list,
- * the peer store learns the peer and "connection-opened" is emitted.
+ * the peer store learns the peer and "connection-opened" is emitted (with
+ * the limit already set).
  *
  * Returns: (transfer none): the connection, alive while it is in the list
  */
-PunchConnection *punch_host_adopt_connection (PunchHost      *self,
-                                              PunchUpgrade   *upgrade,
-                                              PunchMultiaddr *local_addr,
-                                              PunchMultiaddr *remote_addr,
-                                              PunchDirection  direction,
-                                              gboolean        relayed,
-                                              gboolean        limited);
+PunchConnection *punch_host_adopt_connection (PunchHost             *self,
+                                              PunchUpgrade          *upgrade,
+                                              PunchMultiaddr        *local_addr,
+                                              PunchMultiaddr        *remote_addr,
+                                              PunchDirection         direction,
+                                              gboolean               relayed,
+                                              const PunchRelayLimit *limit,
+                                              GIOStream             *relayed_stream);
 
 /* During a hole punch: an inbound TCP connection from @remote
  * ("/ip4|ip6/<addr>/tcp/<port>") is upgraded as the client when @initiator

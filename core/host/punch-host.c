@@ -633,13 +633,14 @@ on_connection_closed (PunchConnection *connection,
 }
 
 static PunchConnection *
-add_connection (PunchHost      *self,
-                PunchUpgrade   *upgrade,
-                PunchMultiaddr *local_addr,
-                PunchMultiaddr *remote_addr,
-                PunchDirection  direction,
-                gboolean        relayed,
-                gboolean        limited)
+add_connection (PunchHost             *self,
+                PunchUpgrade          *upgrade,
+                PunchMultiaddr        *local_addr,
+                PunchMultiaddr        *remote_addr,
+                PunchDirection         direction,
+                gboolean               relayed,
+                const PunchRelayLimit *limit,
+                GIOStream             *relayed_stream)
 {
   g_autoptr(PunchConnection) connection = NULL;
   PunchPeerInfo *info;
@@ -647,8 +648,10 @@ add_connection (PunchHost      *self,
   connection = punch_connection_new (++self->next_connection_id, upgrade,
                                      local_addr, remote_addr, direction);
   punch_connection_set_relayed (connection, relayed);
-  punch_connection_set_limited (connection, limited);
+  punch_connection_set_limited (connection, limit != NULL);
   punch_connection_set_limited_allowlist (connection, self->limited_allowlist);
+  if (limit != NULL)
+    punch_connection_set_relay_limit (connection, limit, relayed_stream);
 
   info = punch_peer_store_ensure (self->peer_store, upgrade->peer_id);
   if (upgrade->public_key != NULL)
@@ -691,22 +694,23 @@ add_socket_connection (PunchHost         *self,
   if (remote != NULL)
     remote_addr = punch_multiaddr_new_from_socket_address (remote);
 
-  return add_connection (self, upgrade, local_addr, remote_addr, direction, FALSE, FALSE);
+  return add_connection (self, upgrade, local_addr, remote_addr, direction, FALSE, NULL, NULL);
 }
 
 PunchConnection *
-punch_host_adopt_connection (PunchHost      *self,
-                             PunchUpgrade   *upgrade,
-                             PunchMultiaddr *local_addr,
-                             PunchMultiaddr *remote_addr,
-                             PunchDirection  direction,
-                             gboolean        relayed,
-                             gboolean        limited)
+punch_host_adopt_connection (PunchHost             *self,
+                             PunchUpgrade          *upgrade,
+                             PunchMultiaddr        *local_addr,
+                             PunchMultiaddr        *remote_addr,
+                             PunchDirection         direction,
+                             gboolean               relayed,
+                             const PunchRelayLimit *limit,
+                             GIOStream             *relayed_stream)
 {
   g_return_val_if_fail (PUNCH_IS_HOST (self), NULL);
   g_return_val_if_fail (upgrade != NULL, NULL);
 
-  return add_connection (self, upgrade, local_addr, remote_addr, direction, relayed, limited);
+  return add_connection (self, upgrade, local_addr, remote_addr, direction, relayed, limit, relayed_stream);
 }
 
 /* Inbound connections */

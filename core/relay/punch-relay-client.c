@@ -554,9 +554,7 @@ stop_upgraded (GObject *source, GAsyncResult *result, gpointer user_data)
   remote = circuit_addr (op->relay_conn, upgrade->peer_id);
   conn = punch_host_adopt_connection (op->client->host, upgrade,
                                       punch_connection_get_local_addr (op->relay_conn), remote,
-                                      PUNCH_DIRECTION_INBOUND, TRUE, op->limited);
-  if (op->limited)
-    punch_connection_set_relay_limit (conn, &op->limit, op->stream);
+                                      PUNCH_DIRECTION_INBOUND, TRUE, op->limited ? &op->limit : NULL, op->stream);
   g_debug ("accepted relayed connection %u from %s", punch_connection_get_id (conn),
            punch_peer_id_to_string (upgrade->peer_id));
   stop_op_free (op);
@@ -716,9 +714,8 @@ dial_upgraded (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   remote = circuit_addr (op->relay_conn, op->dest);
   conn = punch_host_adopt_connection (self->host, upgrade, punch_connection_get_local_addr (op->relay_conn),
-                                      remote, PUNCH_DIRECTION_OUTBOUND, TRUE, op->limited);
-  if (op->limited)
-    punch_connection_set_relay_limit (conn, &op->limit, op->stream);
+                                      remote, PUNCH_DIRECTION_OUTBOUND, TRUE, op->limited ? &op->limit : NULL,
+                                      op->stream);
   g_task_return_pointer (task, g_object_ref (conn), g_object_unref);
 }
 
