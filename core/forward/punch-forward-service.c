@@ -2,6 +2,8 @@
 #include "punch-forward-service.h"
 
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include "punch-error.h"
@@ -413,6 +415,9 @@ fwd_splice (Fwd *fwd)
   /* The path is fixed from here: the stream lives on this connection. */
   g_signal_emit (fwd->self, signals[SIGNAL_STREAM_OPENED], 0,
                  fwd->peer, fwd->service, fwd->inbound, fwd->connection);
+  /* Bytes leave as they came: no Nagle delay on top of the peer's (an
+   * interactive session over the forward would otherwise wait for ACKs). */
+  g_socket_set_option (g_socket_connection_get_socket (fwd->local), IPPROTO_TCP, TCP_NODELAY, 1, NULL);
   fwd->out_size = fwd->in_size = CHUNK_MIN;
   fwd->out_buf = g_malloc (CHUNK_MIN);
   fwd->in_buf = g_malloc (CHUNK_MIN);
