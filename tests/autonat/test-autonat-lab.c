@@ -22,6 +22,7 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "punch-private-key.h"
@@ -140,6 +141,29 @@ start_server (Fixture *f, const char *host, const char *key, const char *command
 
 static void watched_free (gpointer data);
 
+/* A failed assertion aborts the test program before its teardown: `lab
+ * down` then still runs, from the signal handler (prepared beforehand;
+ * fork and execve are async-signal-safe), and ends everything that runs in
+ * the lab's namespaces — every process a case started runs in one. */
+static char *down_argv[3];
+static char **down_envp;
+
+static void
+on_crash (int sig)
+{
+  pid_t child;
+
+  if (down_envp != NULL && (child = fork ()) == 0)
+    {
+      execve (down_argv[0], down_argv, down_envp);
+      _exit (127);
+    }
+  else if (down_envp != NULL && child > 0)
+    waitpid (child, NULL, 0);
+  signal (sig, SIG_DFL);
+  raise (sig);
+}
+
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
@@ -150,6 +174,13 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->dir = g_dir_make_tmp ("punch-autonat-lab-XXXXXX", &error);
   g_assert_no_error (error);
   f->watched = g_ptr_array_new_with_free_func (watched_free);
+
+  g_strfreev (down_envp);
+  down_envp = g_environ_setenv (g_get_environ (), "PUNCH_LAB_ID", f->lab_id, TRUE);
+  down_argv[0] = lab_script;
+  down_argv[1] = (char *) "down";
+  signal (SIGABRT, on_crash);
+  signal (SIGSEGV, on_crash);
 }
 
 static void
@@ -173,6 +204,9 @@ fixture_teardown (Fixture *f, gconstpointer data)
   stop (&f->pub);
   if (f->up)
     lab (f, "down", NULL, NULL);
+  signal (SIGABRT, SIG_DFL);
+  signal (SIGSEGV, SIG_DFL);
+  g_clear_pointer (&down_envp, g_strfreev);
   dir = g_dir_open (f->dir, 0, NULL);
   while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
     {
