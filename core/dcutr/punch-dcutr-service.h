@@ -21,9 +21,10 @@ G_DECLARE_FINAL_TYPE (PunchDcutrService, punch_dcutr_service, PUNCH, DCUTR_SERVI
  * PunchDcutrService:
  *
  * Direct Connection Upgrade through Relay (libp2p/specs relay/DCUtR.md).
- * On every inbound relayed connection (role B) it first tries a direct dial
- * to the peer's public addresses, then up to three CONNECT/SYNC exchanges
- * with a TCP simultaneous open. It answers the peer's exchanges on outbound
+ * On every inbound relayed connection (role B) it sends CONNECT at once,
+ * beside identify; once both are in, a peer with public addresses first
+ * gets a direct dial (connection reversal), then up to three CONNECT/SYNC
+ * exchanges end in a TCP simultaneous open. It answers the peer's exchanges on outbound
  * relayed connections (role A). A direct connection replaces the relayed one,
  * which is closed after a grace period.
  *

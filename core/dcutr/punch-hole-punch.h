@@ -22,9 +22,9 @@ typedef enum
 
 typedef enum
 {
-  PUNCH_HOLE_PUNCH_STATE_WAITING,      /* for identify on the relayed connection */
-  PUNCH_HOLE_PUNCH_STATE_REVERSING,    /* B dials A's public addresses directly */
-  PUNCH_HOLE_PUNCH_STATE_EXCHANGING,   /* CONNECT messages */
+  PUNCH_HOLE_PUNCH_STATE_WAITING,      /* the relayed connection just opened */
+  PUNCH_HOLE_PUNCH_STATE_REVERSING,    /* B dials A's public addresses directly (after the first CONNECTs) */
+  PUNCH_HOLE_PUNCH_STATE_EXCHANGING,   /* CONNECT messages (B: beside identify on the first attempt) */
   PUNCH_HOLE_PUNCH_STATE_SYNCING,      /* B waits RTT/2 after SYNC */
   PUNCH_HOLE_PUNCH_STATE_DIALING,      /* the simultaneous open */
   PUNCH_HOLE_PUNCH_STATE_SUCCEEDED,
