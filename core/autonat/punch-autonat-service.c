@@ -849,14 +849,20 @@ watch (PunchAutonatService *self, gboolean enable)
 
 /* ---- mapping observations ---- */
 
-static gboolean
-same_ip (PunchMultiaddr *a, PunchMultiaddr *b)
+/**
+ * punch_nat_same_ip:
+ *
+ * Whether @a and @b (nullable) start with the same /ip4 or /ip6 address.
+ */
+gboolean
+punch_nat_same_ip (PunchMultiaddr *a, PunchMultiaddr *b)
 {
   PunchMultiaddrComponent ca, cb;
 
   if (a == NULL || b == NULL || !punch_multiaddr_get_component (a, 0, &ca) || !punch_multiaddr_get_component (b, 0, &cb))
     return FALSE;
-  return ca.code == cb.code && ca.value_len == cb.value_len && memcmp (ca.value, cb.value, ca.value_len) == 0;
+  return (ca.code == PUNCH_PROTO_IP4 || ca.code == PUNCH_PROTO_IP6) && ca.code == cb.code
+         && ca.value_len == cb.value_len && memcmp (ca.value, cb.value, ca.value_len) == 0;
 }
 
 /* Only the IP counts: behind an endpoint-dependent NAT every new
@@ -868,10 +874,10 @@ external_ip_changed (PunchAutonatService *self, const PunchNatObservation *obs)
     {
       PunchNatObservation *old = g_ptr_array_index (self->observations, i - 1);
 
-      if (!same_ip (old->observer_addr, obs->observer_addr))
+      if (!punch_nat_same_ip (old->observer_addr, obs->observer_addr))
         continue;
       /* The latest report from that observer decides. */
-      return !same_ip (old->observed_addr, obs->observed_addr)
+      return !punch_nat_same_ip (old->observed_addr, obs->observed_addr)
              && punch_multiaddr_get_scope (old->observed_addr) == PUNCH_ADDR_SCOPE_PUBLIC
              && punch_multiaddr_get_scope (obs->observed_addr) == PUNCH_ADDR_SCOPE_PUBLIC;
     }
@@ -1054,23 +1060,15 @@ server_filter_addrs (PunchAutonatService *self, ServerRequest *req, GPtrArray *r
   g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_multiaddr_unref);
   PunchMultiaddr *remote = punch_connection_get_remote_addr (req->connection);
-  PunchMultiaddrComponent remote_ip;
   gsize peer_len;
   const guint8 *peer_bytes = punch_peer_id_get_bytes (req->peer, &peer_len);
 
-  if (remote == NULL || !punch_multiaddr_get_component (remote, 0, &remote_ip)
-      || (remote_ip.code != PUNCH_PROTO_IP4 && remote_ip.code != PUNCH_PROTO_IP6))
-    return out;
   for (guint i = 0; i < requested->len; i++)
     {
       PunchMultiaddr *addr = g_ptr_array_index (requested, i);
-      PunchMultiaddrComponent ip;
       g_autoptr (GBytes) id = NULL;
 
-      if (!is_ip_tcp (addr) || !punch_multiaddr_get_component (addr, 0, &ip))
-        continue;
-      if (ip.code != remote_ip.code || ip.value_len != remote_ip.value_len
-          || memcmp (ip.value, remote_ip.value, ip.value_len) != 0)
+      if (!is_ip_tcp (addr) || !punch_nat_same_ip (addr, remote))
         continue;
       if (!scope_allowed (self, addr))
         continue;

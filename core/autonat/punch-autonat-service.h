@@ -147,6 +147,8 @@ void                 punch_autonat_service_reset (PunchAutonatService *self);
 
 /* Whether the IP of @addr is still on one of this machine's interfaces. */
 gboolean             punch_local_addr_present (PunchMultiaddr *addr);
+/* Whether @a and @b (nullable) have the same IP (their first component). */
+gboolean             punch_nat_same_ip (PunchMultiaddr *a, PunchMultiaddr *b);
 
 PunchNatMapping      punch_autonat_service_get_nat_mapping (PunchAutonatService *self);
 /* The observations kept (oldest first, at most 64).

@@ -781,16 +781,6 @@ check_liveness (PunchNode *self, PunchConnection *conn)
   punch_ping_service_ping_async (self->ping, conn, punch_deadline_get_cancellable (op->deadline), liveness_done, op);
 }
 
-static gboolean
-same_ip (PunchMultiaddr *a, PunchMultiaddr *b)
-{
-  PunchMultiaddrComponent ca, cb;
-
-  return a != NULL && b != NULL && punch_multiaddr_get_component (a, 0, &ca)
-         && punch_multiaddr_get_component (b, 0, &cb) && ca.code == cb.code && ca.value_len == cb.value_len
-         && memcmp (ca.value, cb.value, ca.value_len) == 0;
-}
-
 /* Whether @conn was seen on a public IP that is none of our external
  * addresses now: its NAT mapping belongs to an address we lost. */
 static gboolean
@@ -801,7 +791,7 @@ observed_on_old_ip (PunchConnection *conn, const PunchNatReport *nat)
   if (observed == NULL || !punch_multiaddr_is_public (observed) || nat->external_addrs->len == 0)
     return FALSE;
   for (guint i = 0; i < nat->external_addrs->len; i++)
-    if (same_ip (observed, g_ptr_array_index (nat->external_addrs, i)))
+    if (punch_nat_same_ip (observed, g_ptr_array_index (nat->external_addrs, i)))
       return FALSE;
   return TRUE;
 }
