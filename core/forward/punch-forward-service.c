@@ -89,6 +89,7 @@ typedef struct
   guint8              *in_buf;      /* peer → local */
   gsize                out_size;
   gsize                in_size;
+  gsize                in_chunk;    /* the chunk being written to local */
   guint64              bytes_out;
   guint64              bytes_in;
   guint                pumps;
@@ -285,25 +286,11 @@ pump_done (Fwd *fwd)
   fwd_finish (fwd);
 }
 
-static void
-on_out_written (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  Fwd *fwd = user_data;
-  GError *error = NULL;
-  gsize written = 0;
+/* Local → peer. After each chunk went into the stream, the local socket is
+ * read at once if it has data: a main-loop round (a GTask) only when it has
+ * none. */
 
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, &written, &error))
-    {
-      fwd_fail (fwd, error, "reset");
-      pump_done (fwd);
-      return;
-    }
-  fwd->bytes_out += written;
-  maybe_grow (&fwd->out_buf, &fwd->out_size, written);
-  pump_out_read (fwd);
-}
+static void on_out_written (GObject *source, GAsyncResult *result, gpointer user_data);
 
 static void
 on_out_fin (GObject      *source,
@@ -318,15 +305,12 @@ on_out_fin (GObject      *source,
   pump_done (fwd);
 }
 
+/* @n bytes (or EOF, or @error) came from the local connection. */
 static void
-on_out_read (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
+out_got (Fwd    *fwd,
+         gssize  n,
+         GError *error)
 {
-  Fwd *fwd = user_data;
-  GError *error = NULL;
-  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
-
   if (n < 0)
     {
       fwd_fail (fwd, error, "reset");
@@ -346,11 +330,69 @@ on_out_read (GObject      *source,
 }
 
 static void
+on_out_read (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  GError *error = NULL;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+
+  out_got (user_data, n, error);
+}
+
+static void
 pump_out_read (Fwd *fwd)
 {
   g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (fwd->local)),
                              fwd->out_buf, fwd->out_size, G_PRIORITY_DEFAULT, fwd->cancellable,
                              on_out_read, fwd);
+}
+
+static void
+on_out_written (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Fwd *fwd = user_data;
+  GError *error = NULL;
+  gsize written = 0;
+  GInputStream *in;
+  gssize n;
+
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, &written, &error))
+    {
+      fwd_fail (fwd, error, "reset");
+      pump_done (fwd);
+      return;
+    }
+  fwd->bytes_out += written;
+  maybe_grow (&fwd->out_buf, &fwd->out_size, written);
+  in = g_io_stream_get_input_stream (G_IO_STREAM (fwd->local));
+  if (!G_IS_POLLABLE_INPUT_STREAM (in))
+    {
+      pump_out_read (fwd);
+      return;
+    }
+  n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (in), fwd->out_buf,
+                                                fwd->out_size, fwd->cancellable, &error);
+  if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    {
+      g_clear_error (&error);
+      pump_out_read (fwd);
+      return;
+    }
+  out_got (fwd, n, error);
+}
+
+/* Peer → local. Local writes seldom block: each chunk is written at once,
+ * only what did not fit waits (a GTask), and the next read of the stream
+ * is pending right after, which lets Yamux fill our buffer in place. */
+
+static void
+in_chunk_done (Fwd *fwd)
+{
+  maybe_grow (&fwd->in_buf, &fwd->in_size, fwd->in_chunk);
+  pump_in_read (fwd);
 }
 
 static void
@@ -369,8 +411,7 @@ on_in_written (GObject      *source,
       return;
     }
   fwd->bytes_in += written;
-  maybe_grow (&fwd->in_buf, &fwd->in_size, written);
-  pump_in_read (fwd);
+  in_chunk_done (fwd);
 }
 
 static void
@@ -381,6 +422,8 @@ on_in_read (GObject      *source,
   Fwd *fwd = user_data;
   GError *error = NULL;
   gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+  GOutputStream *out;
+  gssize w = 0;
 
   if (n < 0)
     {
@@ -395,8 +438,31 @@ on_in_read (GObject      *source,
       pump_done (fwd);
       return;
     }
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (fwd->local)),
-                                   fwd->in_buf, n, G_PRIORITY_DEFAULT, fwd->cancellable,
+  fwd->in_chunk = n;
+  out = g_io_stream_get_output_stream (G_IO_STREAM (fwd->local));
+  if (G_IS_POLLABLE_OUTPUT_STREAM (out))
+    {
+      w = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (out), fwd->in_buf, n,
+                                                      fwd->cancellable, &error);
+      if (w < 0 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          fwd_fail (fwd, error, "reset");
+          pump_done (fwd);
+          return;
+        }
+      if (w < 0)
+        {
+          g_clear_error (&error);
+          w = 0;
+        }
+      fwd->bytes_in += w;
+      if (w == n)
+        {
+          in_chunk_done (fwd);
+          return;
+        }
+    }
+  g_output_stream_write_all_async (out, fwd->in_buf + w, n - w, G_PRIORITY_DEFAULT, fwd->cancellable,
                                    on_in_written, fwd);
 }
 
