@@ -1490,10 +1490,12 @@ punch_node_class_init (PunchNodeClass *klass)
                                             NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
   /**
    * PunchNode::network-changed:
-   * @what: "interfaces" or "external-address"
+   * @what: "interfaces", "routes" or "external-address"
    *
-   * Stale NAT observations were dropped and every relay is being reserved
-   * on again.
+   * AutoNAT saw a change (and dropped stale observations, except for
+   * "routes"); the node re-checks its connections once the network has
+   * been quiet for 1 s, and relays whose connection went are reserved on
+   * again.
    */
   signals[NETWORK_CHANGED] = g_signal_new ("network-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                                            NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);

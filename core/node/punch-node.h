@@ -38,13 +38,18 @@ G_DECLARE_FINAL_TYPE (PunchNode, punch_node, PUNCH, NODE, GObject)
  * The AutoNAT service (punch_node_get_autonat()) gathers how direct
  * connections see us; the reachability summary and the diagnostics export
  * use its mapping classifier (punch_node_get_nat_report()). When it reports
- * a network change, the relay client reserves again on every relay.
+ * a network change, the node re-checks its direct connections 1 s later:
+ * those whose local address is gone, or that were seen on an external IP
+ * we no longer have, are closed; the others must answer a ping within 3 s.
+ * The relay client reserves again on any relay whose connection closed
+ * (timeline "network" events "stale connection", counter
+ * network.stale_connections).
  *
  * Signals:
  * - "addrs-changed": punch_node_get_my_addrs() changed
- * - "network-changed" (const char *what): the network changed ("interfaces"
- *   or "external-address", as AutoNAT says): stale observations were
- *   dropped and every relay is being reserved on again
+ * - "network-changed" (const char *what): the network changed ("interfaces",
+ *   "routes" or "external-address", as AutoNAT says) and is being
+ *   re-checked
  * - "connect-progress" (const char *addr, const char *message): what a
  *   punch_node_connect_async() is doing now
  */
