@@ -11,8 +11,9 @@
 // dials from ephemeral ports), so a js peer behind a NAT has no public
 // address to ask AutoNAT about. --map adds what @libp2p/upnp-nat would
 // after mapping a port on the router (addressManager.addPublicAddressMapping):
-// an "ip-mapping" address that js then asks AutoNAT servers to verify. The
-// lab's routers forward no port, so the honest answer is a failed dial-back.
+// an "ip-mapping" address that js then asks AutoNAT servers to verify (PORT
+// 0: the port js listens on). The lab's routers forward no port, so the
+// honest answer is a failed dial-back.
 //
 // It prints JSON lines:
 // - "listening" {peer_id, addrs}
@@ -151,8 +152,15 @@ function reportAddrs () {
 }
 node.addEventListener('self:peer:update', reportAddrs)
 
+// Port 0 in --map: the port we listen on at that IP.
+function listenPort (ip) {
+  const addr = node.components.transportManager.getAddrs().map((a) => a.toString())
+    .find((a) => a.startsWith(`/ip4/${ip}/tcp/`))
+  return addr == null ? 0 : Number(addr.split('/')[4])
+}
 for (const [internalIp, port, externalIp] of opts.map) {
-  node.components.addressManager.addPublicAddressMapping(internalIp, Number(port), externalIp, Number(port), 'tcp')
+  const p = Number(port) === 0 ? listenPort(internalIp) : Number(port)
+  node.components.addressManager.addPublicAddressMapping(internalIp, p, externalIp, p, 'tcp')
 }
 emit('listening', { peer_id: node.peerId.toString(), addrs: node.getMultiaddrs().map((a) => a.toString()) })
 for (const target of opts.dial) {
