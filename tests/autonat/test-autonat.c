@@ -710,6 +710,56 @@ test_request_ok_without_dialback (Fixture *f, gconstpointer data)
   answer_clear (&a);
 }
 
+/* A server that answers OK first and dials back 300 ms later, from
+ * another host on the same IP: within the grace the answer still counts. */
+typedef struct
+{
+  Node           *dialer;
+  PunchMultiaddr *target;
+  GAsyncResult   *dialed;
+} LateDialback;
+
+static gboolean
+late_dialback_cb (gpointer user_data)
+{
+  LateDialback *late = user_data;
+
+  punch_host_dial_async (late->dialer->host, late->target, NULL, host_test_store_result, &late->dialed);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+late_server_handler (PunchHost *host, PunchConnection *conn, GIOStream *stream, const char *protocol,
+                     gpointer user_data)
+{
+  g_autoptr (PunchMultiaddr) addr = punch_multiaddr_slice (punch_connection_get_remote_addr (conn), 0, 2);
+  g_autoptr (GBytes) reply = punch_autonat_response_encode (PUNCH_AUTONAT_STATUS_OK, NULL, addr);
+
+  punch_framing_write_async (g_io_stream_get_output_stream (stream), reply, NULL, NULL, NULL);
+  g_timeout_add (300, late_dialback_cb, user_data);
+}
+
+static void
+test_request_ok_late_dialback (Fixture *f, gconstpointer data)
+{
+  Node *server = node_new (f, TRUE);
+  Node *client = node_new (f, TRUE);
+  PunchConnection *conn = connect_nodes (client, server);
+  LateDialback late = { .dialer = node_new (f, FALSE), .target = node_addr (client) };
+  Answer a;
+
+  punch_host_set_stream_handler (server->host, PUNCH_AUTONAT_PROTOCOL, late_server_handler, &late, NULL);
+  request (client, conn, NULL, &a);
+  g_assert_true (a.ok);
+  g_assert_cmpint (a.status, ==, PUNCH_AUTONAT_STATUS_OK);
+  g_assert_nonnull (late.dialed);
+  g_assert_true (punch_autonat_service_is_answer_verified (client->autonat, punch_host_get_peer_id (server->host)));
+  g_assert_cmpuint (punch_autonat_service_get_confidence (client->autonat), ==, 1);
+  answer_clear (&a);
+  g_clear_object (&late.dialed);
+  punch_multiaddr_unref (late.target);
+}
+
 static void
 test_local_addr_present (Fixture *f, gconstpointer data)
 {
@@ -918,6 +968,7 @@ main (int argc, char **argv)
   ADD ("/core/autonat/request/ok", test_request_ok);
   ADD ("/core/autonat/request/dial-error", test_request_dial_error);
   ADD ("/core/autonat/request/ok-without-dialback", test_request_ok_without_dialback);
+  ADD ("/core/autonat/request/ok-late-dialback", test_request_ok_late_dialback);
   ADD ("/core/autonat/local-addr-present", test_local_addr_present);
   ADD ("/core/autonat/request/third-party-refused", test_request_third_party_refused);
   ADD ("/core/autonat/request/non-public", test_request_non_public);
