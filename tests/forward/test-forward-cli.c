@@ -290,6 +290,13 @@ test_forward_cli (Fixture       *f,
   g_assert_cmpstr (local, !=, "127.0.0.1:0");
   echoed = exchange (local, size);
   g_assert_cmpuint (echoed->len, ==, size);
+  event = proc_wait_event (b, "forward-open", 0);
+  g_assert_cmpstr (fwd_event_str (event, "path"), ==, "direct");
+  g_assert_cmpstr (fwd_event_str (event, "direction"), ==, "outbound");
+  g_assert_true (g_str_has_prefix (fwd_event_str (event, "remote"), "/ip4/127.0.0.1/tcp/"));
+  event = proc_wait_event (a, "forward-open", 0);
+  g_assert_cmpstr (fwd_event_str (event, "direction"), ==, "inbound");
+  g_assert_cmpstr (fwd_event_str (event, "peer_id"), ==, b_id);
   event = proc_wait_event (b, "forward", 0);
   g_assert_cmpstr (json_object_get_string_member (event, "outcome"), ==, "ok");
   g_assert_cmpstr (json_object_get_string_member (event, "direction"), ==, "outbound");
@@ -310,6 +317,8 @@ test_forward_cli (Fixture       *f,
   g_assert_cmpuint (refused->len, ==, 0);
   event = proc_wait_event (c, "forward", 0);
   g_assert_cmpstr (json_object_get_string_member (event, "outcome"), ==, "not-allowed");
+  /* A refused stream never opened: no path to report. */
+  g_assert_null (fwd_proc_find (c, "forward-open", NULL, NULL, 0));
   event = proc_wait_event (a, "forward", 1);
   g_assert_cmpstr (json_object_get_string_member (event, "outcome"), ==, "not-allowed");
   g_assert_cmpstr (json_object_get_string_member (event, "peer_id"), ==, c_id);
