@@ -483,6 +483,16 @@ match_external (JsonObject *event, gconstpointer data)
   return FALSE;
 }
 
+/* A diagnosis with no external address at all (what was learnt is gone). */
+static gboolean
+match_no_external (JsonObject *event, gconstpointer data)
+{
+  JsonArray *external = json_object_get_array_member (json_object_get_object_member (event, "nat"),
+                                                      "external_addrs");
+
+  return json_array_get_length (external) == 0;
+}
+
 /* A diagnosis where AutoNAT answered @data with at least one answer. */
 static gboolean
 match_reachability (JsonObject *event, gconstpointer data)
@@ -535,6 +545,62 @@ test_wan_change (Fixture *f, gconstpointer data)
   /* AutoNAT asks again: the relay's dial-back to the new address meets
    * the router's drop (15 s dial timeout). */
   g_assert_nonnull (wait_event (node, at, "diagnosis", match_reachability, "private", deadline_in (40), NULL));
+}
+
+/* IPv6 coming up on a's interface: a link-local address and route appear a
+ * second later, GNetworkMonitor reports a change, and nothing we use
+ * changed. The node must keep its relay connection and its reservation
+ * (it used to drop them), and AutoNAT what it learnt. */
+static gboolean
+match_any (JsonObject *event, gconstpointer data)
+{
+  return TRUE;
+}
+
+static void
+test_link_local_route (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) sysctl = NULL;
+  g_autofree char *relay_key = NULL;
+  g_autofree char *relay_id = key_peer_id (f, "relay.key", &relay_key);
+  g_autofree char *relay_addr = g_strdup_printf ("/ip4/198.18.0.2/tcp/4001/p2p/%s", relay_id);
+  const char *node_argv[] = { lab_node_bin, "--listen", "/ip4/0.0.0.0/tcp/4001", "--relay", relay_addr, NULL };
+  Watched *node;
+  JsonObject *network;
+  guint mark, at = 0;
+
+  lab (f, "up", "eim", "none");
+  f->up = TRUE;
+  f->relay = start_server (f, "relay", relay_key, "relay", "/ip4/198.18.0.2/tcp/4001");
+  node = watch_start (f, "node", "a", node_argv);
+  peer_id_of (node);
+  g_assert_nonnull (wait_event (node, 0, "reservation", match_reserved, NULL, deadline_in (20), NULL));
+  g_assert_nonnull (wait_event (node, 0, "diagnosis", match_external, "/ip4/198.18.1.1/tcp/4001",
+                                deadline_in (20), NULL));
+  mark = node->events->len;
+
+  sysctl = spawn (f, G_SUBPROCESS_FLAGS_NONE, &error, "timeout", "30", lab_script, "exec", "a", "sysctl", "-qw",
+                  "net.ipv6.conf.all.disable_ipv6=0", "net.ipv6.conf.default.disable_ipv6=0",
+                  "net.ipv6.conf.eth0.disable_ipv6=0", NULL);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait_check (sysctl, NULL, &error));
+  g_assert_no_error (error);
+  network = wait_event (node, mark, "network", match_any, NULL, deadline_in (15), &at);
+  g_assert_nonnull (network);
+  g_assert_cmpstr (json_object_get_string_member (network, "what"), ==, "routes");
+  /* The check runs 1 s after the last change and pings: it has 6 s to
+   * drop something, should it wrongly want to. */
+  for (gint64 until = deadline_in (6); g_get_monotonic_time () < until;)
+    {
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (20000);
+    }
+  g_assert_null (find_watched (node, at, "stale", NULL, NULL, NULL));
+  g_assert_null (find_watched (node, mark, "reservation", NULL, NULL, NULL));
+  g_assert_null (find_watched (node, mark, "network", match_what, "interfaces", NULL));
+  /* What AutoNAT learnt is still there. */
+  g_assert_null (find_watched (node, mark, "diagnosis", match_no_external, NULL, NULL));
 }
 
 /* ---- AutoNAT against js-libp2p ---- */
@@ -929,9 +995,16 @@ main (int argc, char **argv)
         g_test_add (path, Fixture, &cases[i], fixture_setup, test_case, fixture_teardown);
     }
   if (skip_reason == NULL)
-    g_test_add ("/lab/autonat/wan-change", Fixture, NULL, fixture_setup, test_wan_change, fixture_teardown);
+    {
+      g_test_add ("/lab/autonat/wan-change", Fixture, NULL, fixture_setup, test_wan_change, fixture_teardown);
+      g_test_add ("/lab/autonat/link-local-route", Fixture, NULL, fixture_setup, test_link_local_route,
+                  fixture_teardown);
+    }
   else
-    g_test_add_func ("/lab/autonat/wan-change", skip);
+    {
+      g_test_add_func ("/lab/autonat/wan-change", skip);
+      g_test_add_func ("/lab/autonat/link-local-route", skip);
+    }
 
   if (source_root == NULL || build_root == NULL)
     js_skip_reason = "PUNCH_SOURCE_ROOT and PUNCH_BUILD_ROOT are unset: run under meson test";
