@@ -672,6 +672,31 @@ test_network_change_renews (Fixture *f, gconstpointer data)
   g_signal_handlers_disconnect_by_data (rsv, states);
 }
 
+/* A relay we hold no reservation on waits out a backoff: a change of
+ * network is a reason to try it again at once. */
+static void
+test_network_change_retries_waiting (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) renewing = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dead = g_strdup_printf ("/ip4/127.0.0.1/tcp/1/p2p/%s",
+                                           punch_peer_id_to_string (punch_host_get_peer_id (f->relay)));
+  PunchRelayReservation *rsv;
+
+  g_assert_true (punch_node_add_relay (f->me, dead, &error));
+  g_assert_no_error (error);
+  rsv = reservation_of (f->me);
+  /* Two refusals: the next try is 2 s away, far from the check. */
+  WAIT_UNTIL (punch_relay_reservation_get_attempts (rsv) >= 2
+              && punch_relay_reservation_get_state (rsv) == PUNCH_RESERVATION_STATE_FAILED);
+  g_signal_connect (punch_node_get_relay_client (f->me), "renewing", G_CALLBACK (on_string_signal), renewing);
+  g_signal_emit_by_name (g_network_monitor_get_default (), "network-changed", TRUE);
+  WAIT_UNTIL_SECONDS (renewing->len == 1, 3);
+  g_assert_nonnull (strstr (g_ptr_array_index (renewing, 0), "routes"));
+  /* It starts over without backoff (and is refused again). */
+  g_assert_cmpuint (punch_relay_reservation_get_attempts (rsv), <=, 1);
+}
+
 /* Runs a punch with @outcome through @node's handlers as DCUtR would
  * announce it, and returns whether the prediction held. */
 static int
@@ -737,6 +762,7 @@ main (int argc, char **argv)
   ADD ("/core/node/export", test_export);
   ADD ("/core/node/nat-summary", test_nat_summary);
   ADD ("/core/node/network-change-renews", test_network_change_renews);
+  ADD ("/core/node/network-change-retries-waiting", test_network_change_retries_waiting);
   ADD ("/core/node/punch-prediction", test_punch_prediction);
   return g_test_run ();
 }
