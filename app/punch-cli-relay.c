@@ -172,12 +172,19 @@ print_budget (PunchCliOutput  *out,
 {
   g_autoptr (JsonObject) event = punch_cli_output_event_new ("relay_budget");
   GDateTime *ends_at = punch_connection_get_limit_ends_at (connection);
-  g_autofree char *ends_text = ends_at != NULL ? g_date_time_format_iso8601 (ends_at) : NULL;
+  g_autofree char *ends_text = NULL;
   guint64 send = punch_connection_get_remaining_send (connection);
   guint64 receive = punch_connection_get_remaining_receive (connection);
   gboolean open = punch_connection_get_state (connection) != PUNCH_CONNECTION_STATE_CLOSED;
   GString *human = g_string_new (NULL);
 
+  /* As "time": UTC with milliseconds. */
+  if (ends_at != NULL)
+    {
+      g_autofree char *seconds = g_date_time_format (ends_at, "%Y-%m-%dT%H:%M:%S");
+
+      ends_text = g_strdup_printf ("%s.%03dZ", seconds, g_date_time_get_microsecond (ends_at) / 1000);
+    }
   json_object_set_string_member (event, "state", open ? "open" : "closed");
   json_object_set_string_member (event, "peer_id", punch_peer_id_to_string (punch_connection_get_peer_id (connection)));
   json_object_set_string_member (event, "direction", punch_direction_to_string (punch_connection_get_direction (connection)));

@@ -352,6 +352,9 @@ handshake_complete (GTask *task)
 
   self = g_object_new (PUNCH_TYPE_NOISE_STREAM, "base-stream", data->base, NULL);
   self->input = punch_noise_input_stream_new (g_io_stream_get_input_stream (data->base),
+                                              G_IS_SOCKET_CONNECTION (data->base)
+                                              ? g_socket_connection_get_socket (G_SOCKET_CONNECTION (data->base))
+                                              : NULL,
                                               g_steal_pointer (&recv));
   self->output = punch_noise_output_stream_new (g_io_stream_get_output_stream (data->base),
                                                 g_steal_pointer (&send));

@@ -31,7 +31,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   gsize total = 0;
 
   memory = g_memory_input_stream_new_from_data (g_memdup2 (data, size), (gssize) size, g_free);
-  stream = punch_noise_input_stream_new (memory, punch_noise_cipher_new (KEY, NULL));
+  stream = punch_noise_input_stream_new (memory, NULL, punch_noise_cipher_new (KEY, NULL));
 
   /* Every read ends: each consumes input or returns 0/an error. */
   for (guint reads = 0; reads <= size + 1; reads++)

@@ -1242,7 +1242,7 @@ test_frames (void)
           }
 
         memory = g_memory_input_stream_new_from_data (g_memdup2 (wire->data, wire->len), wire->len, g_free);
-        stream = punch_noise_input_stream_new (memory, g_steal_pointer (&recv));
+        stream = punch_noise_input_stream_new (memory, NULL, g_steal_pointer (&recv));
         got = drain (G_INPUT_STREAM (stream), chunks[c], &error);
         g_assert_cmpmem (got->data, got->len, cases[i].delivered, strlen (cases[i].delivered));
         if (cases[i].domain == 0)
