@@ -20,6 +20,8 @@
 /* Each simultaneous-open attempt (go and rust: 10 s; js: 5 s). 5 s leaves
  * room for two lost SYNs (retransmitted after 1 s and 3 s). */
 #define PUNCH_DIAL_TIMEOUT_MS 5000
+/* How long B keeps the DCUtR stream open after a connection reversal. */
+#define REVERSED_STREAM_LINGER_S 2
 /* How long A waits for B's next attempt after a failed one before it
  * reports the punch as finished. */
 #define A_RETRY_WAIT_S        20
@@ -727,11 +729,29 @@ b_attempt (Exchange *ex)
                                          b_stream_opened, exchange_ref (ex));
 }
 
+static gboolean
+close_stream_cb (gpointer user_data)
+{
+  g_io_stream_close_async (user_data, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 b_reverse_done (Exchange *ex, PunchConnection *direct, GError *error)
 {
   if (direct != NULL)
     {
+      guint id;
+
+      /* The peer waits for SYNC on the stream: closed now, it could reach
+       * the peer before our direct connection does and read as a failed
+       * punch. It goes a little later (or with the relayed connection). */
+      if (ex->stream != NULL)
+        {
+          id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, REVERSED_STREAM_LINGER_S, close_stream_cb,
+                                           g_steal_pointer (&ex->stream), g_object_unref);
+          g_source_set_name_by_id (id, "[punchline] dcutr stream linger");
+        }
       punch_hole_punch_succeed (ex->hp, PUNCH_HOLE_PUNCH_OUTCOME_CONNECTION_REVERSED, direct);
       finish_punch (ex->self, ex->hp, ex->relayed);
       exchange_end (ex);

@@ -626,6 +626,9 @@ test_public_a (Lab *lab, gconstpointer data)
       g_assert_nonnull (reversing);
       g_assert_cmpstr (result_path (&run), ==, "direct");
       g_assert_cmpstr (event_str (run.result, "outcome"), ==, "connection reversed");
+      /* B's CONNECT came before its reversal: A waited for SYNC and took
+       * the reversal as the end of that punch, not as a failure first. */
+      g_assert_null (last_event (run.a, "holepunch", "state", "failed"));
       /* B dialled from its listen port, through its router. */
       g_assert_true (g_str_has_prefix (event_str (run.result, "remote") ? event_str (run.result, "remote") : "",
                                        "/ip4/198.18.2.1/tcp/4002"));
