@@ -272,9 +272,6 @@ test_relay_then_direct (Lab          *lab,
 
     a = lab_spawn (lab, "a", "a", FWD_PROC_DEFAULT, args);
   }
-  e = fwd_proc_wait (a, "forwarding", NULL, NULL, 0, EVENT_TIMEOUT_S);
-  g_assert_cmpstr (fwd_event_str (e, "local"), ==, "127.0.0.1:" LOCAL_PORT);
-
   {
     const char *args[] = { self_bin, "--client", "127.0.0.1:" LOCAL_PORT, NULL };
 
@@ -282,8 +279,11 @@ test_relay_then_direct (Lab          *lab,
   }
 
   /* Before: connection 1 opens over the relay (no limits: it may). The
-   * punch takes a few round trips of 200 ms; the stream opens in two. */
+   * punch takes a few round trips of 200 ms after the relayed connection,
+   * the stream two: the client connects as soon as the port listens. */
   fwd_proc_send (client, "open 1");
+  e = fwd_proc_wait (a, "forwarding", NULL, NULL, 0, EVENT_TIMEOUT_S);
+  g_assert_cmpstr (fwd_event_str (e, "local"), ==, "127.0.0.1:" LOCAL_PORT);
   fwd_proc_wait (client, "opened", "id", "1", 0, EVENT_TIMEOUT_S);
   client_echo (client, 1, BLOCK, &echoes1);
   e = fwd_proc_wait (a, "forward-open", NULL, NULL, 0, EVENT_TIMEOUT_S);
@@ -539,8 +539,18 @@ client_command (GHashTable *conns,
       g_autoptr (GSocketClient) sc = g_socket_client_new ();
       g_autoptr (GSocketConnection) conn = NULL;
 
+      gint64 deadline = g_get_monotonic_time () + EVENT_TIMEOUT_S * G_USEC_PER_SEC;
+
       g_socket_client_set_timeout (sc, EVENT_TIMEOUT_S);
-      conn = g_socket_client_connect_to_host (sc, address, 0, NULL, error);
+      /* The forwarded port may not listen yet: connection 1 is asked for
+       * before it does, to open as early as it can. */
+      while ((conn = g_socket_client_connect_to_host (sc, address, 0, NULL, error)) == NULL
+             && g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED)
+             && g_get_monotonic_time () < deadline)
+        {
+          g_clear_error (error);
+          g_usleep (10 * 1000);
+        }
       if (conn == NULL)
         return FALSE;
       cc = g_new0 (ClientConn, 1);
