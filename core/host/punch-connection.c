@@ -1074,7 +1074,7 @@ punch_connection_set_relay_limit (PunchConnection       *self,
   if (self->relay_limit.data_bytes > 0 && self->state == PUNCH_CONNECTION_STATE_OPEN)
     {
       self->budget_timer = g_timeout_source_new (BUDGET_NOTIFY_INTERVAL_MS);
-      g_source_set_name (self->budget_timer, "[punchline] relay budget");
+      g_source_set_static_name (self->budget_timer, "[punchline] relay budget");
       /* The connection destroys the source before it goes. */
       g_source_set_callback (self->budget_timer, on_budget_timer, self, NULL);
       g_source_attach (self->budget_timer, g_main_context_get_thread_default ());

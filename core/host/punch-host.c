@@ -116,7 +116,8 @@ unchain_cancellable (GCancellable *from,
   *handler = 0;
 }
 
-/* Timers live on the thread-default context, like the rest of our I/O. */
+/* Timers live on the thread-default context, like the rest of our I/O.
+ * @name: a string literal (not copied). */
 static GSource *
 timeout_source_attach (guint        ms,
                        GSourceFunc  func,
@@ -126,7 +127,7 @@ timeout_source_attach (guint        ms,
   GSource *source = g_timeout_source_new (ms);
 
   g_source_set_callback (source, func, data, NULL);
-  g_source_set_name (source, name);
+  g_source_set_static_name (source, name);
   g_source_attach (source, g_main_context_get_thread_default ());
   return source;
 }

@@ -399,7 +399,7 @@ punch_upgrader_upgrade_full_async (GIOStream          *raw,
     }
 
   data->timeout = g_timeout_source_new_seconds (UPGRADE_TIMEOUT_SECONDS);
-  g_source_set_name (data->timeout, "[punch] upgrade timeout");
+  g_source_set_static_name (data->timeout, "[punch] upgrade timeout");
   g_source_set_callback (data->timeout, on_timeout, data, NULL);
   g_source_attach (data->timeout, g_main_context_get_thread_default ());
 

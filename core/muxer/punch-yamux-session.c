@@ -157,6 +157,7 @@ attach_cancel_source (GCancellable *cancellable,
   return source;
 }
 
+/* @name: a string literal (not copied: every session has a keepalive). */
 static GSource *
 add_timeout_seconds (PunchYamuxSession *self,
                      guint              seconds,
@@ -166,7 +167,7 @@ add_timeout_seconds (PunchYamuxSession *self,
   GSource *source = g_timeout_source_new_seconds (seconds);
 
   g_source_set_callback (source, func, self, NULL);
-  g_source_set_name (source, name);
+  g_source_set_static_name (source, name);
   g_source_attach (source, self->context);
   return source;
 }

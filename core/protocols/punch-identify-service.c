@@ -525,7 +525,7 @@ punch_identify_service_identify_async (PunchIdentifyService *self,
   if (cancellable != NULL)
     {
       waiter->cancel_source = g_cancellable_source_new (cancellable);
-      g_source_set_name (waiter->cancel_source, "[punchline] identify waiter cancelled");
+      g_source_set_static_name (waiter->cancel_source, "[punchline] identify waiter cancelled");
       g_source_set_callback (waiter->cancel_source, G_SOURCE_FUNC (on_waiter_cancelled),
                              waiter, NULL);
       g_source_attach (waiter->cancel_source, g_main_context_get_thread_default ());

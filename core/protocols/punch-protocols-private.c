@@ -39,7 +39,7 @@ punch_deadline_arm (PunchDeadline *self)
     return;
 
   self->timer = g_timeout_source_new (self->timeout_ms);
-  g_source_set_name (self->timer, "[punchline] protocol deadline");
+  g_source_set_static_name (self->timer, "[punchline] protocol deadline");
   g_source_set_callback (self->timer, on_deadline_timer, self, NULL);
   g_source_attach (self->timer, g_main_context_get_thread_default ());
 }

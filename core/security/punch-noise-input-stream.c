@@ -296,7 +296,7 @@ socket_read (GTask *task)
     {
       g_clear_error (&error);
       self->wait = g_socket_create_source (self->socket, G_IO_IN, cancellable);
-      g_source_set_name (self->wait, "[punchline] noise read");
+      g_source_set_static_name (self->wait, "[punchline] noise read");
       g_source_set_priority (self->wait, g_task_get_priority (task));
       g_source_set_callback (self->wait, (GSourceFunc) (void (*) (void)) on_socket_ready, task, g_object_unref);
       g_source_attach (self->wait, g_task_get_context (task));

@@ -200,7 +200,7 @@ on_acceptable (GSocket      *socket,
                    ACCEPT_PAUSE_MS, error->message);
           g_clear_pointer (&listener->source, g_source_unref);
           listener->pause_source = g_timeout_source_new (ACCEPT_PAUSE_MS);
-          g_source_set_name (listener->pause_source, "punch-tcp-accept-pause");
+          g_source_set_static_name (listener->pause_source, "punch-tcp-accept-pause");
           g_source_set_callback (listener->pause_source, on_accept_resume, listener, NULL);
           g_source_attach (listener->pause_source, g_main_context_get_thread_default ());
           keep = G_SOURCE_REMOVE;
@@ -236,7 +236,7 @@ static void
 listener_watch (Listener *listener)
 {
   listener->source = g_socket_create_source (listener->socket, G_IO_IN, NULL);
-  g_source_set_name (listener->source, "punch-tcp-accept");
+  g_source_set_static_name (listener->source, "punch-tcp-accept");
   g_source_set_callback (listener->source, (GSourceFunc) (void (*) (void)) on_acceptable,
                          listener, NULL);
   g_source_attach (listener->source, g_main_context_get_thread_default ());
@@ -690,7 +690,7 @@ dial_start (GTask *task, guint16 local_port, GError **error)
     {
       dial->connect_source = g_socket_create_source (dial->socket, G_IO_OUT,
                                                      g_task_get_cancellable (task));
-      g_source_set_name (dial->connect_source, "punch-tcp-connect");
+      g_source_set_static_name (dial->connect_source, "punch-tcp-connect");
       g_source_set_callback (dial->connect_source,
                              (GSourceFunc) (void (*) (void)) on_connectable,
                              g_object_ref (task), g_object_unref);
@@ -767,7 +767,7 @@ punch_tcp_transport_dial_async (PunchTcpTransport  *self,
     return;
 
   dial->timeout_source = g_timeout_source_new (dial->timeout_ms);
-  g_source_set_name (dial->timeout_source, "punch-tcp-dial-timeout");
+  g_source_set_static_name (dial->timeout_source, "punch-tcp-dial-timeout");
   /* Each source holds the task until dial_complete() destroys both. */
   g_source_set_callback (dial->timeout_source, on_dial_timeout,
                          g_object_ref (task), g_object_unref);
