@@ -7,7 +7,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
-#include "forward-test-proc.h"
+#include "forward-test-util.h"
 #include "../protocols/protocols-test-util.h"
 
 #define EVENT_TIMEOUT_S 20
@@ -22,92 +22,17 @@ typedef struct
   guint           echo_accepted;
 } Fixture;
 
-/* --- an echo target ----------------------------------------------------- */
-
-typedef struct
-{
-  GSocketConnection *conn;
-  guint8             buf[CHUNK];
-} Echo;
-
-static void echo_read (Echo *e);
-
-static void
-echo_free (Echo *e)
-{
-  g_io_stream_close (G_IO_STREAM (e->conn), NULL, NULL);
-  g_object_unref (e->conn);
-  g_free (e);
-}
-
-static void
-on_echo_written (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL))
-    echo_free (user_data);
-  else
-    echo_read (user_data);
-}
-
-static void
-on_echo_read (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  Echo *e = user_data;
-  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
-
-  if (n <= 0)
-    {
-      echo_free (e);
-      return;
-    }
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (e->conn)), e->buf, n,
-                                   G_PRIORITY_DEFAULT, NULL, on_echo_written, e);
-}
-
-static void
-echo_read (Echo *e)
-{
-  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (e->conn)), e->buf, CHUNK,
-                             G_PRIORITY_DEFAULT, NULL, on_echo_read, e);
-}
-
-static gboolean
-on_echo_incoming (GSocketService    *service,
-                  GSocketConnection *conn,
-                  GObject           *source,
-                  gpointer           user_data)
-{
-  Fixture *f = user_data;
-  Echo *e = g_new0 (Echo, 1);
-
-  f->echo_accepted++;
-  e->conn = g_object_ref (conn);
-  echo_read (e);
-  return TRUE;
-}
-
 static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GSocketAddress) addr = g_inet_socket_address_new_from_string ("127.0.0.1", 0);
-  g_autoptr (GSocketAddress) effective = NULL;
 
   f->cli = g_getenv ("PUNCH_CLI");
   f->dir = g_dir_make_tmp ("punch-forward-cli-XXXXXX", &error);
   g_assert_no_error (error);
-  f->echo = g_socket_service_new ();
-  g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (f->echo), addr, G_SOCKET_TYPE_STREAM,
-                                                G_SOCKET_PROTOCOL_TCP, NULL, &effective, &error));
+  f->echo = fwd_echo_start ("127.0.0.1:0", &f->echo_accepted, &f->echo_addr, &error);
   g_assert_no_error (error);
-  g_signal_connect (f->echo, "incoming", G_CALLBACK (on_echo_incoming), f);
-  f->echo_addr = g_strdup_printf ("127.0.0.1:%u",
-                                  g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective)));
 }
 
 static void
@@ -117,10 +42,7 @@ fixture_teardown (Fixture       *f,
   g_autoptr (GDir) dir = g_dir_open (f->dir, 0, NULL);
   const char *name;
 
-  g_socket_service_stop (f->echo);
-  g_socket_listener_close (G_SOCKET_LISTENER (f->echo));
-  g_signal_handlers_disconnect_by_data (f->echo, f);
-  g_clear_object (&f->echo);
+  g_clear_pointer (&f->echo, fwd_echo_stop);
   g_free (f->echo_addr);
   while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
     {

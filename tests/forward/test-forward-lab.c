@@ -25,7 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "forward-test-proc.h"
+#include "forward-test-util.h"
 
 #define MAX_PROCS 6
 #define EVENT_TIMEOUT_S 30
@@ -362,93 +362,19 @@ print_event (const char *format,
   fflush (stdout);
 }
 
-typedef struct
-{
-  GSocketConnection *conn;
-  guint8             buf[65536];
-} EchoConn;
-
-static void echo_conn_read (EchoConn *ec);
-
-static void
-echo_conn_free (EchoConn *ec)
-{
-  g_io_stream_close (G_IO_STREAM (ec->conn), NULL, NULL);
-  g_object_unref (ec->conn);
-  g_free (ec);
-}
-
-static void
-on_echo_conn_written (GObject      *source,
-                      GAsyncResult *result,
-                      gpointer      user_data)
-{
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL))
-    echo_conn_free (user_data);
-  else
-    echo_conn_read (user_data);
-}
-
-static void
-on_echo_conn_read (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  EchoConn *ec = user_data;
-  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
-
-  if (n <= 0)
-    {
-      /* EOF: answer with ours once everything was echoed. */
-      echo_conn_free (ec);
-      return;
-    }
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (ec->conn)), ec->buf, n,
-                                   G_PRIORITY_DEFAULT, NULL, on_echo_conn_written, ec);
-}
-
-static void
-echo_conn_read (EchoConn *ec)
-{
-  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (ec->conn)), ec->buf,
-                             sizeof ec->buf, G_PRIORITY_DEFAULT, NULL, on_echo_conn_read, ec);
-}
-
-static gboolean
-on_echo_incoming (GSocketService    *service,
-                  GSocketConnection *conn,
-                  GObject           *source,
-                  gpointer           user_data)
-{
-  EchoConn *ec = g_new0 (EchoConn, 1);
-
-  ec->conn = g_object_ref (conn);
-  echo_conn_read (ec);
-  print_event ("{\"event\":\"accepted\"}");
-  return TRUE;
-}
-
 /* --echo-server HOST:PORT: a TCP echo target; runs until killed. */
 static int
 echo_server_main (const char *address)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GSocketService) service = g_socket_service_new ();
   g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-  g_autoptr (GSocketConnectable) connectable = g_network_address_parse (address, 0, &error);
-  g_autoptr (GSocketAddressEnumerator) enumerator = NULL;
-  g_autoptr (GSocketAddress) addr = NULL;
+  GSocketService *service = fwd_echo_start (address, NULL, NULL, &error);
 
-  if (connectable == NULL)
-    g_error ("%s: %s", address, error->message);
-  enumerator = g_socket_connectable_enumerate (connectable);
-  addr = g_socket_address_enumerator_next (enumerator, NULL, &error);
-  if (addr == NULL || !g_socket_listener_add_address (G_SOCKET_LISTENER (service), addr, G_SOCKET_TYPE_STREAM,
-                                                      G_SOCKET_PROTOCOL_TCP, NULL, NULL, &error))
-    g_error ("listening on %s: %s", address, error != NULL ? error->message : "no address");
-  g_signal_connect (service, "incoming", G_CALLBACK (on_echo_incoming), NULL);
+  if (service == NULL)
+    g_error ("listening on %s: %s", address, error->message);
   print_event ("{\"event\":\"ready\"}");
   g_main_loop_run (loop);
+  fwd_echo_stop (service);
   return 0;
 }
 

@@ -7,6 +7,8 @@
 G_BEGIN_DECLS
 
 /*
+ * Helpers of the forward tests that run punchline-cli.
+ *
  * A child process printing one JSON object per line on stdout (punchline-cli
  * --json, or a test helper), as the forward tests drive them: spawned with
  * PR_SET_PDEATHSIG so that a failed test never leaves one behind, its
@@ -66,6 +68,16 @@ void        fwd_proc_interrupt (FwdProc *p,
 /* SIGKILL unless it was waited for, then reaps it. */
 void        fwd_proc_free (FwdProc *p);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FwdProc, fwd_proc_free)
+
+/* A TCP echo target (echoes until EOF, then closes) on @address
+ * ("HOST:PORT", port 0 picks one), on the default main context. *@accepted
+ * (may be NULL) counts its connections; *@bound (may be NULL) is the address
+ * it listens on. */
+GSocketService *fwd_echo_start (const char *address,
+                                guint      *accepted,
+                                char      **bound,
+                                GError    **error);
+void            fwd_echo_stop  (GSocketService *service);
 
 const char *fwd_event_str (JsonObject *event,
                            const char *member);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-#include "forward-test-proc.h"
+#include "forward-test-util.h"
 
 #include <signal.h>
 #include <sys/prctl.h>
+
+#define ECHO_CHUNK 65536
 
 /* A failed test aborts: its children must not outlive it. */
 static void
@@ -267,4 +269,115 @@ fwd_proc_free (FwdProc *p)
   g_clear_pointer (&p->events, g_ptr_array_unref);
   g_free (p->name);
   g_free (p);
+}
+
+/* --- an echo target --------------------------------------------------------- */
+
+typedef struct
+{
+  GSocketConnection *conn;
+  guint8             buf[ECHO_CHUNK];
+} Echo;
+
+static void echo_read (Echo *e);
+
+static void
+echo_free (Echo *e)
+{
+  g_io_stream_close (G_IO_STREAM (e->conn), NULL, NULL);
+  g_object_unref (e->conn);
+  g_free (e);
+}
+
+static void
+on_echo_written (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL))
+    echo_free (user_data);
+  else
+    echo_read (user_data);
+}
+
+static void
+on_echo_read (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Echo *e = user_data;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
+
+  if (n <= 0)
+    {
+      /* EOF: everything was echoed; our close is the answering FIN. */
+      echo_free (e);
+      return;
+    }
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (e->conn)), e->buf, n,
+                                   G_PRIORITY_DEFAULT, NULL, on_echo_written, e);
+}
+
+static void
+echo_read (Echo *e)
+{
+  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (e->conn)), e->buf, ECHO_CHUNK,
+                             G_PRIORITY_DEFAULT, NULL, on_echo_read, e);
+}
+
+static gboolean
+on_echo_incoming (GSocketService    *service,
+                  GSocketConnection *conn,
+                  GObject           *source,
+                  gpointer           user_data)
+{
+  guint *accepted = user_data;
+  Echo *e = g_new0 (Echo, 1);
+
+  if (accepted != NULL)
+    (*accepted)++;
+  e->conn = g_object_ref (conn);
+  echo_read (e);
+  return TRUE;
+}
+
+GSocketService *
+fwd_echo_start (const char *address,
+                guint      *accepted,
+                char      **bound,
+                GError    **error)
+{
+  g_autoptr (GSocketService) service = g_socket_service_new ();
+  g_autoptr (GSocketConnectable) connectable = g_network_address_parse (address, 0, error);
+  g_autoptr (GSocketAddressEnumerator) enumerator = NULL;
+  g_autoptr (GSocketAddress) addr = NULL;
+  g_autoptr (GSocketAddress) effective = NULL;
+  g_autofree char *ip = NULL;
+
+  if (connectable == NULL)
+    return NULL;
+  enumerator = g_socket_connectable_enumerate (connectable);
+  addr = g_socket_address_enumerator_next (enumerator, NULL, error);
+  if (addr == NULL
+      || !g_socket_listener_add_address (G_SOCKET_LISTENER (service), addr, G_SOCKET_TYPE_STREAM,
+                                         G_SOCKET_PROTOCOL_TCP, NULL, &effective, error))
+    return NULL;
+  g_signal_connect (service, "incoming", G_CALLBACK (on_echo_incoming), accepted);
+  if (bound != NULL)
+    {
+      ip = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (effective)));
+      *bound = g_strdup_printf ("%s:%u", ip, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective)));
+    }
+  return g_steal_pointer (&service);
+}
+
+void
+fwd_echo_stop (GSocketService *service)
+{
+  if (service == NULL)
+    return;
+  g_socket_service_stop (service);
+  g_socket_listener_close (G_SOCKET_LISTENER (service));
+  g_signal_handlers_disconnect_matched (service, G_SIGNAL_MATCH_FUNC, 0, 0, NULL, on_echo_incoming, NULL);
+  g_object_unref (service);
 }
