@@ -341,6 +341,18 @@ test_relay_then_direct (Lab          *lab,
   g_assert_cmpint (fwd_event_int (e, "bytes_out"), ==, 5 * BLOCK);
   g_assert_cmpint (fwd_event_int (e, "bytes_in"), ==, 5 * BLOCK);
   g_test_message ("connection 1: %u echoes of %d bytes (%u while the punch ran)", echoes1, BLOCK, during);
+
+  /* The relay carried connection 1 and none of connection 2: its circuit,
+   * closed once DCUtR's grace ran out, counted connection 1's bytes plus
+   * framing, identify and DCUtR (a few KiB), far from connection 2's. */
+  e = fwd_proc_wait (relay, "circuit", "state", "closed", 0, EVENT_TIMEOUT_S);
+  g_assert_cmpstr (fwd_event_str (e, "src"), ==, a_id);
+  g_test_message ("relay circuit: %" G_GINT64_FORMAT " bytes A to B, %" G_GINT64_FORMAT " B to A",
+                  fwd_event_int (e, "bytes_to_dst"), fwd_event_int (e, "bytes_to_src"));
+  g_assert_cmpint (fwd_event_int (e, "bytes_to_dst"), >=, (gint64) echoes1 * BLOCK);
+  g_assert_cmpint (fwd_event_int (e, "bytes_to_dst"), <, (gint64) echoes1 * BLOCK + 2 * BLOCK);
+  g_assert_cmpint (fwd_event_int (e, "bytes_to_src"), >=, (gint64) echoes1 * BLOCK);
+  g_assert_cmpint (fwd_event_int (e, "bytes_to_src"), <, (gint64) echoes1 * BLOCK + 2 * BLOCK);
 }
 
 /* --- helpers run inside the lab ----------------------------------------------- */
