@@ -604,9 +604,20 @@ b_negotiation_read (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (!token_is (reply, expected))
     {
-      g_autofree char *why = g_strdup_printf ("opening %s: the peer answered “%.*s”", PUNCH_DCUTR_PROTOCOL,
-                                              (int) MIN (g_bytes_get_size (reply), 64),
-                                              (const char *) g_bytes_get_data (reply, NULL));
+      gsize len = g_bytes_get_size (reply);
+      const guint8 *bytes = g_bytes_get_data (reply, NULL);
+      char quote[65];
+      g_autofree char *why = NULL;
+
+      /* Quoted without its newline, printable ASCII only, bounded: the
+       * bytes are the remote's. */
+      if (len > 0 && bytes[len - 1] == '\n')
+        len--;
+      len = MIN (len, sizeof quote - 1);
+      for (gsize i = 0; i < len; i++)
+        quote[i] = bytes[i] >= 0x20 && bytes[i] < 0x7f ? (char) bytes[i] : '?';
+      quote[len] = '\0';
+      why = g_strdup_printf ("opening %s: the peer answered “%s”", PUNCH_DCUTR_PROTOCOL, quote);
 
       /* A peer that does not speak DCUtR will not on the next try. */
       if (ex->ms_replies == 1 && token_is (reply, "na\n"))
