@@ -27,10 +27,15 @@ struct _PunchNoiseInputStream
   /* Set when base is a socket's stream. GIO's read_async on it costs about
    * 1.5 KiB while it waits (a task, a pollable source with a socket source
    * and a cancellable source, their closures); an idle connection always
-   * has a read waiting, and a relay has thousands of them. Waiting on the
-   * socket directly costs its source and the cancellable's. */
+   * has a read waiting, and a relay has thousands of them. We wait on the
+   * socket's own source, and follow the reads' cancellable (Yamux uses one
+   * for all its reads) with a single handler for the stream's life rather
+   * than a cancellable source per read. */
   GSocket          *socket;
   GSource          *wait;
+  GTask            *wait_task;  /* the read that waits on @wait (owned) */
+  GCancellable     *watched;
+  gulong            watched_id;
   PunchNoiseCipher *cipher;
 
   guint8           *buf;
@@ -266,13 +271,53 @@ on_socket_ready (GSocket      *socket,
                  GIOCondition  condition,
                  gpointer      user_data)
 {
-  GTask *task = user_data;
-  PunchNoiseInputStream *self = g_task_get_source_object (task);
+  PunchNoiseInputStream *self = user_data;
 
-  /* The source's own reference on the task goes when it is removed. */
   g_clear_pointer (&self->wait, g_source_unref);
-  socket_read (g_object_ref (task));
+  socket_read (g_steal_pointer (&self->wait_task));
   return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_cancelled_idle (gpointer user_data)
+{
+  socket_read (g_object_ref (user_data));
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs inside g_cancellable_cancel(): the waiting read ends from the main
+ * loop, where it finds the cancellation. (Not by making the socket source
+ * ready: GSocket would take that for a time-out of the socket.) */
+static void
+on_read_cancelled (GCancellable *cancellable,
+                   gpointer      user_data)
+{
+  PunchNoiseInputStream *self = user_data;
+  GTask *task = g_steal_pointer (&self->wait_task);
+  GSource *idle;
+
+  if (task == NULL)
+    return;
+  g_source_destroy (self->wait);
+  g_clear_pointer (&self->wait, g_source_unref);
+  idle = g_idle_source_new ();
+  g_source_set_static_name (idle, "[punchline] noise read cancelled");
+  g_source_set_priority (idle, g_task_get_priority (task));
+  g_source_set_callback (idle, on_cancelled_idle, task, g_object_unref);
+  g_source_attach (idle, g_task_get_context (task));
+  g_source_unref (idle);
+}
+
+static void
+watch_cancellable (PunchNoiseInputStream *self,
+                   GCancellable          *cancellable)
+{
+  if (cancellable == self->watched)
+    return;
+  g_clear_signal_handler (&self->watched_id, self->watched);
+  g_set_object (&self->watched, cancellable);
+  if (cancellable != NULL)
+    self->watched_id = g_cancellable_connect (cancellable, G_CALLBACK (on_read_cancelled), self, NULL);
 }
 
 /* Takes the task's reference. Reads what the socket has, or waits until it
@@ -295,10 +340,12 @@ socket_read (GTask *task)
   if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
     {
       g_clear_error (&error);
-      self->wait = g_socket_create_source (self->socket, G_IO_IN, cancellable);
+      watch_cancellable (self, cancellable);
+      self->wait_task = task;
+      self->wait = g_socket_create_source (self->socket, G_IO_IN, NULL);
       g_source_set_static_name (self->wait, "[punchline] noise read");
       g_source_set_priority (self->wait, g_task_get_priority (task));
-      g_source_set_callback (self->wait, (GSourceFunc) (void (*) (void)) on_socket_ready, task, g_object_unref);
+      g_source_set_callback (self->wait, (GSourceFunc) (void (*) (void)) on_socket_ready, self, NULL);
       g_source_attach (self->wait, g_task_get_context (task));
       return;
     }
@@ -448,6 +495,11 @@ punch_noise_input_stream_finalize (GObject *object)
 
   g_clear_object (&self->base);
   g_clear_object (&self->socket);
+  /* Not g_cancellable_disconnect(): nothing here runs inside a
+   * cancellation (a waiting read keeps the stream alive), and it would
+   * wait for one. */
+  g_clear_signal_handler (&self->watched_id, self->watched);
+  g_clear_object (&self->watched);
   g_clear_pointer (&self->cipher, punch_noise_cipher_free);
   g_clear_pointer (&self->buf, g_free);
   g_clear_error (&self->error);

@@ -1073,6 +1073,52 @@ test_close_pending_read (void)
   pair_clear (&pair);
 }
 
+/* Over a socket the input stream waits on the socket itself and follows the
+ * read's cancellable: a cancelled read ends at once with
+ * G_IO_ERROR_CANCELLED, and the next read (another cancellable) still gets
+ * the data. */
+static void
+test_cancel_pending_read (void)
+{
+  Pair pair = { 0 };
+  g_autoptr (GCancellable) first = g_cancellable_new ();
+  g_autoptr (GCancellable) second = g_cancellable_new ();
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GAsyncResult) written = NULL;
+  g_autoptr (GError) error = NULL;
+  GInputStream *in;
+  guint8 buf[16];
+  gssize n;
+
+  handshake_pair (0, 1, 1, NULL, NULL, &pair);
+  g_assert_no_error (pair.initiator_error);
+  g_assert_no_error (pair.responder_error);
+  in = g_io_stream_get_input_stream (G_IO_STREAM (pair.initiator));
+
+  g_input_stream_read_async (in, buf, sizeof buf, G_PRIORITY_DEFAULT, first, store_result, &result);
+  for (guint i = 0; i < 3; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_null (result);
+  g_cancellable_cancel (first);
+  await_result (&result);
+  n = g_input_stream_read_finish (in, result, &error);
+  g_assert_cmpint (n, ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_clear_object (&result);
+
+  g_input_stream_read_async (in, buf, sizeof buf, G_PRIORITY_DEFAULT, second, store_result, &result);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (pair.responder)), "hello", 5,
+                                   G_PRIORITY_DEFAULT, NULL, store_result, &written);
+  await_result (&written);
+  await_result (&result);
+  n = g_input_stream_read_finish (in, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 5);
+  g_assert_cmpmem (buf, 5, "hello", 5);
+  pair_clear (&pair);
+}
+
 /* ---- the input stream against crafted frame sequences ---- */
 
 static void
@@ -1431,6 +1477,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/noise/transport/write-limit", test_write_limit);
   g_test_add_func ("/core/noise/transport/garbage", test_transport_garbage);
   g_test_add_func ("/core/noise/transport/close-pending-read", test_close_pending_read);
+  g_test_add_func ("/core/noise/transport/cancel-pending-read", test_cancel_pending_read);
   g_test_add_func ("/core/noise/transport/throughput", test_throughput);
 
   return g_test_run ();
