@@ -13,7 +13,7 @@ static const struct
 } commands[] = {
   { "id", punch_cli_command_id, "id" },
   { "listen", punch_cli_command_listen, "listen [--listen MA]… [--perf] [--relay MA]… [--expose NAME=HOST:PORT --allow PEER_ID]…" },
-  { "dial", punch_cli_command_dial, "dial MA [--ping N] [--hold S]" },
+  { "dial", punch_cli_command_dial, "dial MA [--listen MA]… [--require-direct] [--punch-wait S] [--ping N] [--hold S]" },
   { "ping", punch_cli_command_ping, "ping MA [-c N]" },
   { "identify", punch_cli_command_identify, "identify MA" },
   { "perf", punch_cli_command_perf, "perf MA --upload BYTES --download BYTES" },
