@@ -257,7 +257,7 @@ test_ping (Fixture       *f,
   CHECK (f, listener != NULL, "listener: %s", error->message);
 
   dialer = spawn_peer (f, pair->dialer, "dial --ping", "dialer.key", &error,
-                       "dial", addr, "--ping", count, NULL);
+                       "dial", addr, LOOPBACK_LISTEN, "--ping", count, NULL);
   CHECK (f, dialer != NULL, "spawn: %s", error->message);
   status = child_run (dialer, COMMAND_TIMEOUT_S, &error);
   CHECK_COMMAND_OK (f, dialer, status, error);
@@ -535,7 +535,7 @@ test_ping_long (Fixture       *f,
                          "ping", addr, "-c", "13", "--interval", "1000", NULL);
   else
     dialer = spawn_peer (f, PEER_JS, "dial --ping 13", "dialer.key", &error,
-                         "dial", addr, "--ping", "13", "--interval", "1000", NULL);
+                         "dial", addr, LOOPBACK_LISTEN, "--ping", "13", "--interval", "1000", NULL);
   CHECK (f, dialer != NULL, "spawn: %s", error->message);
   status = child_run (dialer, COMMAND_TIMEOUT_S, &error);
   CHECK_COMMAND_OK (f, dialer, status, error);
@@ -623,10 +623,10 @@ test_key_types (Fixture       *f,
       CHECK (f, listener != NULL, "listener (%s): %s", types[t], error->message);
       if (pair->dialer == PEER_JS)
         dialer = spawn_peer (f, PEER_JS, "dial --ping", key_file, &error,
-                             "dial", addr, "--ping", "2", "--key-type", types[t], NULL);
+                             "dial", addr, LOOPBACK_LISTEN, "--ping", "2", "--key-type", types[t], NULL);
       else
         dialer = spawn_peer (f, PEER_C, "dial --ping", key_file, &error,
-                             "dial", addr, "--ping", "2", NULL);
+                             "dial", addr, LOOPBACK_LISTEN, "--ping", "2", NULL);
       CHECK (f, dialer != NULL, "spawn: %s", error->message);
       status = child_run (dialer, COMMAND_TIMEOUT_S, &error);
       CHECK_COMMAND_OK (f, dialer, status, error);

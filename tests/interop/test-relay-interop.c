@@ -177,7 +177,7 @@ test_c_listener_js_relay (Fixture *f, gconstpointer data)
   CHECK (f, json_object_get_member (o, "limit") != NULL && JSON_NODE_HOLDS_OBJECT (json_object_get_member (o, "limit")),
          "the js relay sets a limit");
 
-  dialer = spawn (f, PEER_JS, "dialer", "dialer.key", "dial", addr, "--ping", "5", "--echo", "5", "--perf", "4096", NULL);
+  dialer = spawn (f, PEER_JS, "dialer", "dialer.key", "dial", addr, LOOPBACK_LISTEN, "--ping", "5", "--echo", "5", "--perf", "4096", NULL);
   status = child_run (dialer, COMMAND_TIMEOUT_S, &error);
   CHECK_NO_ERROR (f, error);
   CHECK (f, status == 0, "js dialer exit status %d", status);
@@ -219,7 +219,7 @@ test_js_listener_c_relay (Fixture *f, gconstpointer data)
   o = child_wait_event (relay, "reservation", "state", "opened", EVENT_TIMEOUT_S, &error);
   CHECK_NO_ERROR (f, error);
 
-  js_dialer = spawn (f, PEER_JS, "dialer", "js-dialer.key", "dial", addr, "--ping", "5", NULL);
+  js_dialer = spawn (f, PEER_JS, "dialer", "js-dialer.key", "dial", addr, LOOPBACK_LISTEN, "--ping", "5", NULL);
   status = child_run (js_dialer, COMMAND_TIMEOUT_S, &error);
   CHECK_NO_ERROR (f, error);
   o = child_find_event (js_dialer, "result", NULL, NULL, 0);
@@ -227,7 +227,7 @@ test_js_listener_c_relay (Fixture *f, gconstpointer data)
          "js dialer through our relay");
   CHECK (f, child_count_events (js_dialer, "ping") == 5, "5 pings");
 
-  c_dialer = spawn (f, PEER_C, "dialer", "c-dialer.key", "--timeout", "30", "dial", addr, "--ping", "5", NULL);
+  c_dialer = spawn (f, PEER_C, "dialer", "c-dialer.key", "--timeout", "30", "dial", addr, LOOPBACK_LISTEN, "--ping", "5", NULL);
   status = child_run (c_dialer, COMMAND_TIMEOUT_S, &error);
   CHECK_NO_ERROR (f, error);
   CHECK (f, status == 0 && c_dial_ok (c_dialer, 5), "C dialer through our relay");
@@ -273,7 +273,7 @@ test_c_only (Fixture *f, gconstpointer data)
   CHECK (f, g_strcmp0 (json_get_str (o, "voucher"), "valid") == 0 && json_get_int (o, "expires_in") > 3500,
          "our voucher checks out, one hour");
 
-  dialer = spawn (f, PEER_C, "dialer", "dialer.key", "--timeout", "30", "dial", addr, "--listen", "/ip4/127.0.0.1/tcp/0", "--ping", "3", "--hold", "3", NULL);
+  dialer = spawn (f, PEER_C, "dialer", "dialer.key", "--timeout", "30", "dial", addr, LOOPBACK_LISTEN, "--ping", "3", "--hold", "3", NULL);
   status = child_run (dialer, COMMAND_TIMEOUT_S, &error);
   CHECK_NO_ERROR (f, error);
   CHECK (f, status == 0 && c_dial_ok (dialer, 3), "C → C relay → C");
@@ -312,7 +312,7 @@ test_c_dialer_js_relay (Fixture *f, gconstpointer data)
   CHECK_NO_ERROR (f, error);
   start_relayed_listener (f, PEER_JS, relay_addr, &addr, &error);
   CHECK_NO_ERROR (f, error);
-  dialer = spawn (f, PEER_C, "dialer", "dialer.key", "--timeout", "30", "dial", addr, "--ping", "5", NULL);
+  dialer = spawn (f, PEER_C, "dialer", "dialer.key", "--timeout", "30", "dial", addr, LOOPBACK_LISTEN, "--ping", "5", NULL);
   status = child_run (dialer, COMMAND_TIMEOUT_S, &error);
   CHECK_NO_ERROR (f, error);
   CHECK (f, status == 0 && c_dial_ok (dialer, 5), "C dialer → js relay → js listener");
@@ -336,7 +336,7 @@ test_limit_data (Fixture *f, gconstpointer data)
   CHECK_NO_ERROR (f, error);
 
   /* ~60 bytes per ping each way once secured: the budget goes before 2000. */
-  dialer = spawn (f, PEER_C, "dialer", "dialer.key", "--timeout", "30", "dial", addr, "--ping", "2000", NULL);
+  dialer = spawn (f, PEER_C, "dialer", "dialer.key", "--timeout", "30", "dial", addr, LOOPBACK_LISTEN, "--ping", "2000", NULL);
   status = child_run (dialer, COMMAND_TIMEOUT_S, &error);
   CHECK_NO_ERROR (f, error);
   o = child_find_event (dialer, "result", NULL, NULL, 0);
@@ -377,7 +377,7 @@ test_limit_duration (Fixture *f, gconstpointer data)
   CHECK_NO_ERROR (f, error);
 
   t0 = g_get_monotonic_time ();
-  dialer = spawn (f, PEER_C, "dialer", "dialer.key", "--timeout", "30", "dial", addr, "--ping", "1", "--hold", "20", NULL);
+  dialer = spawn (f, PEER_C, "dialer", "dialer.key", "--timeout", "30", "dial", addr, LOOPBACK_LISTEN, "--ping", "1", "--hold", "20", NULL);
   status = child_run (dialer, COMMAND_TIMEOUT_S, &error);
   CHECK_NO_ERROR (f, error);
   o = child_find_event (dialer, "result", NULL, NULL, 0);
@@ -390,7 +390,7 @@ test_limit_duration (Fixture *f, gconstpointer data)
   CHECK_NO_ERROR (f, error);
 
   /* A js dialer's circuit ends the same way. */
-  js_dialer = spawn (f, PEER_JS, "dialer", "js-dialer.key", "dial", addr, "--ping", "1", "--hold", "20", NULL);
+  js_dialer = spawn (f, PEER_JS, "dialer", "js-dialer.key", "dial", addr, LOOPBACK_LISTEN, "--ping", "1", "--hold", "20", NULL);
   status = child_run (js_dialer, COMMAND_TIMEOUT_S, &error);
   CHECK_NO_ERROR (f, error);
   o = child_find_event (js_dialer, "result", NULL, NULL, 0);
@@ -448,7 +448,7 @@ test_relay_restart (Fixture *f, gconstpointer data)
          "reserved again %.1f s after the relay was back", (g_get_monotonic_time () - back) / 1e6);
   CHECK (f, g_strcmp0 (json_get_str (o, "addr"), addr) == 0, "same relayed address: %s", json_get_str (o, "addr"));
 
-  dialer = spawn (f, PEER_JS, "dialer", "dialer.key", "dial", addr, "--ping", "1", "--echo", "1", NULL);
+  dialer = spawn (f, PEER_JS, "dialer", "dialer.key", "dial", addr, LOOPBACK_LISTEN, "--ping", "1", "--echo", "1", NULL);
   status = child_run (dialer, COMMAND_TIMEOUT_S, &error);
   CHECK_NO_ERROR (f, error);
   o = child_find_event (dialer, "result", NULL, NULL, 0);

@@ -214,10 +214,10 @@ test_case (Fixture       *f,
 
   if (tc->js_key_type != NULL)
     dialer = spawn_peer (f, dialer_kind, "dial --ping", "dialer.key", dialer_security, &error,
-                         "--key-type", tc->js_key_type, "dial", addr, "--ping", count, NULL);
+                         "--key-type", tc->js_key_type, "dial", addr, LOOPBACK_LISTEN, "--ping", count, NULL);
   else
     dialer = spawn_peer (f, dialer_kind, "dial --ping", "dialer.key", dialer_security, &error,
-                         "dial", addr, "--ping", count, NULL);
+                         "dial", addr, LOOPBACK_LISTEN, "--ping", count, NULL);
   CHECK (f, dialer != NULL, "spawn: %s", error->message);
   status = child_run (dialer, COMMAND_TIMEOUT_S, &error);
   CHECK_COMMAND_OK (f, dialer, status, error);
@@ -381,7 +381,7 @@ test_relayed_js_dials_c (Fixture       *f,
          error != NULL ? error->message : addr);
 
   dialer = spawn_peer (f, PEER_JS_RELAY, "dial (relayed)", "dialer.key", "tls", &error,
-                       "dial", addr, "--ping", "3", NULL);
+                       "dial", addr, LOOPBACK_LISTEN, "--ping", "3", NULL);
   CHECK (f, dialer != NULL, "spawn: %s", error->message);
   status = child_run (dialer, COMMAND_TIMEOUT_S, &error);
   CHECK_COMMAND_OK (f, dialer, status, error);
@@ -416,7 +416,7 @@ test_relayed_c_dials_js (Fixture       *f,
          error != NULL ? error->message : addr);
 
   dialer = spawn_peer (f, PEER_C, "dial (relayed)", "dialer.key", NULL, &error,
-                       "dial", addr, "--ping", "3", NULL);
+                       "dial", addr, LOOPBACK_LISTEN, "--ping", "3", NULL);
   CHECK (f, dialer != NULL, "spawn: %s", error->message);
   status = child_run (dialer, COMMAND_TIMEOUT_S, &error);
   CHECK_COMMAND_OK (f, dialer, status, error);

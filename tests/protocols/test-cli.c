@@ -598,7 +598,7 @@ test_cli_against_listener (Fixture       *f,
   g_assert_cmpint (json_object_get_int_member (event, "downloaded"), ==, 3 * 1024 * 1024);
 
   /* dial: connection, identify, pings */
-  dial = run_cli (f, "dialer.key", TRUE, "dial", l->addr, "--ping", "2", NULL);
+  dial = run_cli (f, "dialer.key", TRUE, "dial", l->addr, "--listen", "/ip4/127.0.0.1/tcp/0", "--ping", "2", NULL);
   assert_result (dial, TRUE);
   check_connection_event (find_event (dial->events, "connection", 0), "outbound", l->peer_id);
   g_assert_nonnull (find_event (dial->events, "identify", 0));
