@@ -203,17 +203,42 @@ exchange_timeout_add (Exchange *ex, guint ms, GSourceFunc func, const char *name
   return id;
 }
 
+static void
+close_superseded (PunchConnection *relayed)
+{
+  if (punch_connection_get_state (relayed) != PUNCH_CONNECTION_STATE_OPEN)
+    return;
+  g_debug ("closing relayed connection %u: a direct one replaced it", punch_connection_get_id (relayed));
+  punch_connection_close (relayed);
+}
+
+static void
+on_relayed_held (PunchConnection *relayed,
+                 GParamSpec      *pspec,
+                 gpointer         user_data)
+{
+  if (punch_connection_get_held (relayed))
+    return;
+  g_signal_handlers_disconnect_by_func (relayed, on_relayed_held, user_data);
+  close_superseded (relayed);
+}
+
 static gboolean
 close_relayed_cb (gpointer user_data)
 {
   GWeakRef *ref = user_data;
   g_autoptr (PunchConnection) relayed = g_weak_ref_get (ref);
 
-  if (relayed != NULL && punch_connection_get_state (relayed) == PUNCH_CONNECTION_STATE_OPEN)
+  if (relayed == NULL)
+    return G_SOURCE_REMOVE;
+  /* A forwarded TCP connection still on it carries on until it ends. */
+  if (punch_connection_get_held (relayed))
     {
-      g_debug ("closing relayed connection %u: a direct one replaced it", punch_connection_get_id (relayed));
-      punch_connection_close (relayed);
+      g_debug ("relayed connection %u is held: closing it once released", punch_connection_get_id (relayed));
+      g_signal_connect (relayed, "notify::held", G_CALLBACK (on_relayed_held), NULL);
+      return G_SOURCE_REMOVE;
     }
+  close_superseded (relayed);
   return G_SOURCE_REMOVE;
 }
 

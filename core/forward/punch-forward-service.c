@@ -77,6 +77,7 @@ typedef struct
   gboolean             inbound;
   gboolean             counted;     /* holds a per-peer slot */
   PunchConnection     *connection;
+  gboolean             holding;     /* punch_connection_hold on it */
   GIOStream           *stream;
   GSocketConnection   *local;
   GCancellable        *cancellable;
@@ -131,6 +132,8 @@ fwd_free (Fwd *fwd)
   g_clear_pointer (&fwd->peer_id, punch_peer_id_unref);
   g_free (fwd->peer);
   g_free (fwd->service);
+  if (fwd->holding)
+    punch_connection_release (fwd->connection);
   g_clear_object (&fwd->connection);
   g_clear_object (&fwd->stream);
   g_clear_object (&fwd->local);
@@ -481,6 +484,10 @@ fwd_splice (Fwd *fwd)
   /* The path is fixed from here: the stream lives on this connection. */
   g_signal_emit (fwd->self, signals[SIGNAL_STREAM_OPENED], 0,
                  fwd->peer, fwd->service, fwd->inbound, fwd->connection);
+  /* A hole punch that replaces a relayed connection leaves it open until
+   * this TCP connection ends: new ones take the direct path. */
+  punch_connection_hold (fwd->connection);
+  fwd->holding = TRUE;
   /* Bytes leave as they came: no Nagle delay on top of the peer's (an
    * interactive session over the forward would otherwise wait for ACKs). */
   g_socket_set_option (g_socket_connection_get_socket (fwd->local), IPPROTO_TCP, TCP_NODELAY, 1, NULL);

@@ -38,6 +38,8 @@ struct _PunchConnection
   GSource                   *budget_timer;
   guint64                    notified_send;
   guint64                    notified_receive;
+  /* Users that want the connection kept (punch_connection_hold). */
+  guint                      holds;
 };
 
 /* How often "remaining-send" and "remaining-receive" are looked at while
@@ -79,6 +81,7 @@ enum
   PROP_REMAINING_SEND,
   PROP_REMAINING_RECEIVE,
   PROP_LIMIT_ENDS_AT,
+  PROP_HELD,
   N_PROPS
 };
 
@@ -219,6 +222,9 @@ punch_connection_get_property (GObject    *object,
     case PROP_LIMIT_ENDS_AT:
       g_value_set_boxed (value, self->limit_ends_at);
       break;
+    case PROP_HELD:
+      g_value_set_boolean (value, self->holds > 0);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -273,6 +279,16 @@ punch_connection_class_init (PunchConnectionClass *klass)
    * The relay's duration limit on this relayed connection, in seconds; 0
    * for none (a direct connection, or a relay without one).
    */
+  /**
+   * PunchConnection:held:
+   *
+   * Something still uses this connection (punch_connection_hold()), e.g.
+   * a forwarded TCP connection on a relayed connection that a hole punch
+   * replaced: whoever would close it as superseded waits until it is not.
+   */
+  properties[PROP_HELD] =
+    g_param_spec_boolean ("held", NULL, NULL, FALSE, ro);
+
   properties[PROP_LIMIT_DURATION] =
     g_param_spec_uint ("limit-duration", NULL, NULL, 0, G_MAXUINT32, 0, ro);
   /**
@@ -1160,4 +1176,40 @@ punch_connection_get_limit_ends_at (PunchConnection *self)
   g_return_val_if_fail (PUNCH_IS_CONNECTION (self), NULL);
 
   return self->limit_ends_at;
+}
+
+/**
+ * punch_connection_hold:
+ * @self: a connection
+ *
+ * Marks the connection as in use by a long-lived stream (a forwarded TCP
+ * connection, say), so that it is not closed as superseded when a better
+ * one appears; the connection can still end for any other reason. Every
+ * hold is undone by one punch_connection_release().
+ */
+void
+punch_connection_hold (PunchConnection *self)
+{
+  g_return_if_fail (PUNCH_IS_CONNECTION (self));
+
+  if (self->holds++ == 0)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HELD]);
+}
+
+void
+punch_connection_release (PunchConnection *self)
+{
+  g_return_if_fail (PUNCH_IS_CONNECTION (self));
+  g_return_if_fail (self->holds > 0);
+
+  if (--self->holds == 0)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HELD]);
+}
+
+gboolean
+punch_connection_get_held (PunchConnection *self)
+{
+  g_return_val_if_fail (PUNCH_IS_CONNECTION (self), FALSE);
+
+  return self->holds > 0;
 }

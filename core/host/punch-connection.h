@@ -49,6 +49,7 @@ G_DECLARE_FINAL_TYPE (PunchConnection, punch_connection, PUNCH, CONNECTION, GObj
  *   without one; notified at most once a second while data flows, and when
  *   the connection closes); "limit-ends-at" (GDateTime, NULL without a
  *   duration limit).
+ *   "held" (TRUE while punch_connection_hold() users remain).
  * Signals:
  * - "rtt-sample" (gint64 rtt_us): a new RTT measurement (ping, yamux keepalive)
  * - "closed" (GError *error): the connection ended; NULL error for a local close
@@ -79,6 +80,11 @@ guint64               punch_connection_get_limit_data (PunchConnection *self);
 guint64               punch_connection_get_remaining_send (PunchConnection *self);
 guint64               punch_connection_get_remaining_receive (PunchConnection *self);
 GDateTime            *punch_connection_get_limit_ends_at (PunchConnection *self);
+/* A long-lived user keeps the connection from being closed as superseded
+ * ("held"); each hold is undone by one release. */
+void                  punch_connection_hold (PunchConnection *self);
+void                  punch_connection_release (PunchConnection *self);
+gboolean              punch_connection_get_held (PunchConnection *self);
 
 /* Opens a muxed stream and negotiates one of @protocols with multistream-select. */
 void                  punch_connection_open_stream_async  (PunchConnection    *self,

@@ -8,8 +8,9 @@
  * inside "a" (this program, --client) moves bytes through the forwarded
  * port, checked byte for byte, while DCUtR replaces the relayed path with a
  * direct one: the connection opened first stays on the relay and keeps
- * working through the switch, the ones opened after it go direct to B's
- * router.
+ * working through the switch and past DCUtR's grace for the relayed
+ * connection (it holds that connection until it ends), the ones opened
+ * after it go direct to B's router.
  *
  * Needs root and nftables (skipped otherwise). Processes end by PID in the
  * teardown, and die with this program (PR_SET_PDEATHSIG) should it crash;
@@ -34,6 +35,9 @@
 /* Small enough to sit in the socket buffers and the Yamux window: the
  * client writes all of it before reading the echo. */
 #define BLOCK 16384
+/* DCUtR's "relay-grace": how long a relayed connection a punch replaced
+ * stays open for what runs on it, unless something holds it longer. */
+#define RELAY_GRACE_S 5
 
 static char *lab_script;
 static char *link_bin;
@@ -307,23 +311,8 @@ test_relay_then_direct (Lab          *lab,
     }
   g_assert_cmpuint (during, >=, 1);
 
-  /* After: the first connection still carries bytes, on the relay. DCUtR
-   * closes the relayed connection 5 s ("relay-grace") after the punch,
-   * resetting what still runs on it: this connection ends before. */
-  client_echo (client, 1, BLOCK, &echoes1);
-  client_echo (client, 1, BLOCK, &echoes1);
-  fwd_proc_send (client, "close 1");
-  fwd_proc_wait (client, "closed", "id", "1", 0, EVENT_TIMEOUT_S);
-  e = fwd_proc_wait (a, "forward", NULL, NULL, 0, EVENT_TIMEOUT_S);
-  g_assert_cmpstr (fwd_event_str (e, "outcome"), ==, "ok");
-  g_assert_cmpint (fwd_event_int (e, "bytes_out"), ==, (gint64) echoes1 * BLOCK);
-  g_assert_cmpint (fwd_event_int (e, "bytes_in"), ==, (gint64) echoes1 * BLOCK);
-  e = fwd_proc_wait (b, "forward", NULL, NULL, 0, EVENT_TIMEOUT_S);
-  g_assert_cmpstr (fwd_event_str (e, "outcome"), ==, "ok");
-  g_assert_cmpstr (fwd_event_str (e, "peer_id"), ==, a_id);
-  g_assert_cmpint (fwd_event_int (e, "bytes_in"), ==, (gint64) echoes1 * BLOCK);
-
-  /* A new connection goes direct, to B's router. */
+  /* After: a new connection goes direct, to B's router, while the first
+   * one stays where it is. */
   fwd_proc_send (client, "open 2");
   fwd_proc_wait (client, "opened", "id", "2", 0, EVENT_TIMEOUT_S);
   client_echo (client, 2, 4 * BLOCK, &echoes2);
@@ -336,15 +325,34 @@ test_relay_then_direct (Lab          *lab,
   g_assert_true (g_str_has_prefix (fwd_event_str (e, "remote"), "/ip4/198.18.1.1/"));
   fwd_proc_send (client, "close 2");
   fwd_proc_wait (client, "closed", "id", "2", 0, EVENT_TIMEOUT_S);
-  e = fwd_proc_wait (a, "forward", NULL, NULL, 1, EVENT_TIMEOUT_S);
+  e = fwd_proc_wait (a, "forward", NULL, NULL, 0, EVENT_TIMEOUT_S);
   g_assert_cmpstr (fwd_event_str (e, "outcome"), ==, "ok");
   g_assert_cmpint (fwd_event_int (e, "bytes_out"), ==, 5 * BLOCK);
   g_assert_cmpint (fwd_event_int (e, "bytes_in"), ==, 5 * BLOCK);
+
+  /* The first connection keeps working on the relay well past DCUtR's
+   * 5 s grace for the relayed connection: it holds that connection, which
+   * closes only once the forwarded connection ends. */
+  fwd_proc_follow (relay);
+  deadline = g_get_monotonic_time () + (RELAY_GRACE_S + 3) * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < deadline)
+    client_echo (client, 1, BLOCK, &echoes1);
+  g_assert_null (fwd_proc_find (relay, "circuit", "state", "closed", 0));
+  fwd_proc_send (client, "close 1");
+  fwd_proc_wait (client, "closed", "id", "1", 0, EVENT_TIMEOUT_S);
+  e = fwd_proc_wait (a, "forward", NULL, NULL, 1, EVENT_TIMEOUT_S);
+  g_assert_cmpstr (fwd_event_str (e, "outcome"), ==, "ok");
+  g_assert_cmpint (fwd_event_int (e, "bytes_out"), ==, (gint64) echoes1 * BLOCK);
+  g_assert_cmpint (fwd_event_int (e, "bytes_in"), ==, (gint64) echoes1 * BLOCK);
+  e = fwd_proc_find (b, "forward", NULL, NULL, 1) ?: fwd_proc_wait (b, "forward", NULL, NULL, 1, EVENT_TIMEOUT_S);
+  g_assert_cmpstr (fwd_event_str (e, "outcome"), ==, "ok");
+  g_assert_cmpstr (fwd_event_str (e, "peer_id"), ==, a_id);
+  g_assert_cmpint (fwd_event_int (e, "bytes_in"), ==, (gint64) echoes1 * BLOCK);
   g_test_message ("connection 1: %u echoes of %d bytes (%u while the punch ran)", echoes1, BLOCK, during);
 
   /* The relay carried connection 1 and none of connection 2: its circuit,
-   * closed once DCUtR's grace ran out, counted connection 1's bytes plus
-   * framing, identify and DCUtR (a few KiB), far from connection 2's. */
+   * closed once connection 1 released it, counted connection 1's bytes
+   * plus framing, identify and DCUtR (a few KiB), far from connection 2's. */
   e = fwd_proc_wait (relay, "circuit", "state", "closed", 0, EVENT_TIMEOUT_S);
   g_assert_cmpstr (fwd_event_str (e, "src"), ==, a_id);
   g_test_message ("relay circuit: %" G_GINT64_FORMAT " bytes A to B, %" G_GINT64_FORMAT " B to A",
