@@ -17,6 +17,7 @@ struct _PunchPeerDetail
   /* Owned references */
   PunchNodePeer *peer;
   GSignalGroup  *peer_signals;
+  GSignalGroup  *relayed_signals;  /* the peer's relayed PunchConnection */
 
   /* Children */
   GtkWidget     *stack;
@@ -87,15 +88,48 @@ create_event_row (gpointer item, gpointer user_data)
   return box;
 }
 
+/* What the relay still allows on a limited relayed connection, or NULL. */
+static char *
+format_relay_budget (PunchConnection *conn)
+{
+  GDateTime *ends = conn != NULL ? punch_connection_get_limit_ends_at (conn) : NULL;
+  g_autofree char *until = NULL;
+  g_autofree char *left = NULL;
+
+  if (conn == NULL || !punch_connection_get_limited (conn))
+    return NULL;
+  if (ends != NULL)
+    until = punch_ui_format_clock (g_date_time_to_unix (ends) * G_USEC_PER_SEC);
+  if (punch_connection_get_limit_data (conn) > 0)
+    left = g_format_size_full (MIN (punch_connection_get_remaining_send (conn),
+                                    punch_connection_get_remaining_receive (conn)),
+                               G_FORMAT_SIZE_IEC_UNITS);
+  if (until != NULL && left != NULL)
+    /* Translators: the relay's limit on this connection: bytes left, then a clock time. */
+    return g_strdup_printf (_("the relay allows %s more each way, until %s"), left, until);
+  if (left != NULL)
+    return g_strdup_printf (_("the relay allows %s more each way"), left);
+  if (until != NULL)
+    return g_strdup_printf (_("the relay allows it until %s"), until);
+  return NULL;
+}
+
 static void
 refresh (PunchPeerDetail *self)
 {
   g_autofree char *rtt = NULL;
   g_autofree char *since = NULL;
   g_autofree char *info = NULL;
+  g_autofree char *budget = NULL;
+  PunchConnection *relayed;
 
   if (self->peer == NULL)
     return;
+  relayed = punch_node_peer_get_relayed_connection (self->peer);
+  g_signal_group_set_target (self->relayed_signals, relayed);
+  /* Only while the friend is reached through the relay. */
+  if (punch_node_peer_get_path (self->peer) != PUNCH_PEER_PATH_DIRECT)
+    budget = format_relay_budget (relayed);
   punch_ui_update_badge (self->badge, self->peer);
   rtt = punch_ui_format_rtt (punch_node_peer_get_rtt (self->peer));
   since = punch_ui_format_clock (punch_node_peer_get_since (self->peer));
@@ -103,6 +137,13 @@ refresh (PunchPeerDetail *self)
                           punch_node_peer_get_agent_version (self->peer) ? punch_node_peer_get_agent_version (self->peer)
                                                                          : _("unknown agent"),
                           since);
+  if (budget != NULL)
+    {
+      char *with_budget = g_strdup_printf ("%s · %s", info, budget);
+
+      g_free (info);
+      info = with_budget;
+    }
   gtk_label_set_text (self->info, info);
   gtk_label_set_text (self->strip_summary, punch_state_strip_get_summary (PUNCH_STATE_STRIP (self->strip)));
 }
@@ -114,6 +155,8 @@ punch_peer_detail_dispose (GObject *object)
 
   g_signal_group_set_target (self->peer_signals, NULL);
   g_clear_object (&self->peer_signals);
+  g_signal_group_set_target (self->relayed_signals, NULL);
+  g_clear_object (&self->relayed_signals);
   g_clear_object (&self->peer);
   g_clear_pointer (&self->stack, gtk_widget_unparent);
   G_OBJECT_CLASS (punch_peer_detail_parent_class)->dispose (object);
@@ -210,6 +253,11 @@ punch_peer_detail_init (PunchPeerDetail *self)
 
   self->peer_signals = g_signal_group_new (PUNCH_TYPE_NODE_PEER);
   g_signal_group_connect_swapped (self->peer_signals, "notify", G_CALLBACK (refresh), self);
+  /* The relay's remaining budget is notified at most once a second. */
+  self->relayed_signals = g_signal_group_new (PUNCH_TYPE_CONNECTION);
+  g_signal_group_connect_swapped (self->relayed_signals, "notify::remaining-send", G_CALLBACK (refresh), self);
+  g_signal_group_connect_swapped (self->relayed_signals, "notify::remaining-receive", G_CALLBACK (refresh), self);
+  g_signal_group_connect_swapped (self->relayed_signals, "notify::limit-ends-at", G_CALLBACK (refresh), self);
 }
 
 GtkWidget *
@@ -232,6 +280,7 @@ punch_peer_detail_set_peer (PunchPeerDetail *self, PunchNodePeer *peer)
                                    peer != NULL ? punch_node_peer_get_peer_id (peer) : NULL);
   if (peer == NULL)
     {
+      g_signal_group_set_target (self->relayed_signals, NULL);
       punch_rtt_chart_set_series (PUNCH_RTT_CHART (self->chart), NULL, NULL, NULL);
       gtk_list_box_bind_model (self->events, NULL, NULL, NULL, NULL);
       gtk_stack_set_visible_child_name (GTK_STACK (self->stack), "empty");

@@ -52,6 +52,34 @@ add_ms (JsonBuilder *b, const char *member, gint64 us)
     json_builder_add_double_value (b, us / 1000.0);
 }
 
+/* What the relay still allows on a limited relayed connection. */
+static void
+add_relay_budget (JsonBuilder *b, PunchConnection *conn)
+{
+  GDateTime *ends = punch_connection_get_limit_ends_at (conn);
+  guint64 data = punch_connection_get_limit_data (conn);
+
+  json_builder_set_member_name (b, "relay_limit");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "duration_s");
+  json_builder_add_int_value (b, punch_connection_get_limit_duration (conn));
+  json_builder_set_member_name (b, "data_bytes");
+  json_builder_add_int_value (b, (gint64) data);
+  add_time (b, "ends_at",
+            ends != NULL ? g_date_time_to_unix (ends) * G_USEC_PER_SEC + g_date_time_get_microsecond (ends) : 0);
+  json_builder_set_member_name (b, "remaining_send_bytes");
+  if (data > 0)
+    json_builder_add_int_value (b, (gint64) punch_connection_get_remaining_send (conn));
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "remaining_receive_bytes");
+  if (data > 0)
+    json_builder_add_int_value (b, (gint64) punch_connection_get_remaining_receive (conn));
+  else
+    json_builder_add_null_value (b);
+  json_builder_end_object (b);
+}
+
 static void
 add_strv (JsonBuilder *b, const char *member, const char * const *values)
 {
@@ -309,6 +337,8 @@ add_connections (JsonBuilder *b, PunchNode *node)
           add_string (b, "security", punch_connection_get_security (live));
           add_string (b, "muxer", punch_connection_get_muxer (live));
           add_ms (b, "rtt_ms", punch_connection_get_rtt (live));
+          if (punch_connection_get_limited (live))
+            add_relay_budget (b, live);
         }
       json_builder_set_member_name (b, "timeline");
       json_builder_begin_array (b);

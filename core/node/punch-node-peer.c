@@ -13,6 +13,7 @@ struct _PunchNodePeer
   char           *agent_version;
   gint64          since;
   char           *direct_addr;
+  PunchConnection *relayed_connection;
   guint           punch_attempts;
   char           *punch_outcome;
   gint64          time_direct;
@@ -37,6 +38,7 @@ enum
   PROP_AGENT_VERSION,
   PROP_SINCE,
   PROP_DIRECT_ADDR,
+  PROP_RELAYED_CONNECTION,
   PROP_PUNCH_ATTEMPTS,
   PROP_PUNCH_OUTCOME,
   N_PROPS
@@ -54,6 +56,7 @@ punch_node_peer_finalize (GObject *object)
   g_free (self->relay_addr);
   g_free (self->agent_version);
   g_free (self->direct_addr);
+  g_clear_object (&self->relayed_connection);
   g_free (self->punch_outcome);
   g_clear_object (&self->timeline);
   g_clear_object (&self->rtt_relay);
@@ -93,6 +96,9 @@ punch_node_peer_get_property (GObject *object, guint prop_id, GValue *value, GPa
     case PROP_DIRECT_ADDR:
       g_value_set_string (value, self->direct_addr);
       break;
+    case PROP_RELAYED_CONNECTION:
+      g_value_set_object (value, self->relayed_connection);
+      break;
     case PROP_PUNCH_ATTEMPTS:
       g_value_set_uint (value, self->punch_attempts);
       break;
@@ -122,6 +128,8 @@ punch_node_peer_class_init (PunchNodePeerClass *klass)
   properties[PROP_AGENT_VERSION] = g_param_spec_string ("agent-version", NULL, NULL, NULL, ro);
   properties[PROP_SINCE] = g_param_spec_int64 ("since", NULL, NULL, 0, G_MAXINT64, 0, ro);
   properties[PROP_DIRECT_ADDR] = g_param_spec_string ("direct-addr", NULL, NULL, NULL, ro);
+  properties[PROP_RELAYED_CONNECTION] = g_param_spec_object ("relayed-connection", NULL, NULL,
+                                                             PUNCH_TYPE_CONNECTION, ro);
   properties[PROP_PUNCH_ATTEMPTS] = g_param_spec_uint ("punch-attempts", NULL, NULL, 0, G_MAXUINT, 0, ro);
   properties[PROP_PUNCH_OUTCOME] = g_param_spec_string ("punch-outcome", NULL, NULL, NULL, ro);
   g_object_class_install_properties (object_class, N_PROPS, properties);
@@ -338,6 +346,21 @@ punch_node_peer_set_direct_addr (PunchNodePeer *self, const char *addr)
 {
   g_return_if_fail (PUNCH_IS_NODE_PEER (self));
   set_string (self, &self->direct_addr, addr, PROP_DIRECT_ADDR);
+}
+
+PunchConnection *
+punch_node_peer_get_relayed_connection (PunchNodePeer *self)
+{
+  g_return_val_if_fail (PUNCH_IS_NODE_PEER (self), NULL);
+  return self->relayed_connection;
+}
+
+void
+punch_node_peer_set_relayed_connection (PunchNodePeer *self, PunchConnection *connection)
+{
+  g_return_if_fail (PUNCH_IS_NODE_PEER (self));
+  if (g_set_object (&self->relayed_connection, connection))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RELAYED_CONNECTION]);
 }
 
 void

@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "punch-connection.h"
 #include "punch-rtt-series.h"
 #include "punch-timeline.h"
 
@@ -38,7 +39,9 @@ G_DECLARE_FINAL_TYPE (PunchNodePeer, punch_node_peer, PUNCH, NODE_PEER, GObject)
  *   relayed connection, or NULL), "relay-addr" (string, that relay's address),
  *   "rtt" (µs on the current path, -1 when unknown), "agent-version",
  *   "since" (gint64 µs: when the current path began), "direct-addr" (remote
- *   address of the direct connection), "punch-attempts", "punch-outcome"
+ *   address of the direct connection), "relayed-connection" (the open
+ *   relayed #PunchConnection, whose relay limit and remaining budget the
+ *   dashboard shows; NULL when none), "punch-attempts", "punch-outcome"
  *   (punchr vocabulary of the last punch, or NULL), "time-direct" and
  *   "time-relayed" (µs spent on each path, for the ratio).
  */
@@ -51,6 +54,7 @@ gint64          punch_node_peer_get_rtt (PunchNodePeer *self);
 const char     *punch_node_peer_get_agent_version (PunchNodePeer *self);
 gint64          punch_node_peer_get_since (PunchNodePeer *self);
 const char     *punch_node_peer_get_direct_addr (PunchNodePeer *self);
+PunchConnection *punch_node_peer_get_relayed_connection (PunchNodePeer *self);
 guint           punch_node_peer_get_punch_attempts (PunchNodePeer *self);
 const char     *punch_node_peer_get_punch_outcome (PunchNodePeer *self);
 /* µs spent direct and relayed so far, counting the current path up to now. */
@@ -70,6 +74,7 @@ void            punch_node_peer_set_relay (PunchNodePeer *self, const char *rela
 void            punch_node_peer_set_rtt (PunchNodePeer *self, gint64 rtt_us);
 void            punch_node_peer_set_agent_version (PunchNodePeer *self, const char *agent);
 void            punch_node_peer_set_direct_addr (PunchNodePeer *self, const char *addr);
+void            punch_node_peer_set_relayed_connection (PunchNodePeer *self, PunchConnection *connection);
 void            punch_node_peer_set_punch (PunchNodePeer *self, guint attempts, const char *outcome);
 
 const char     *punch_peer_path_to_string (PunchPeerPath path);

@@ -219,6 +219,7 @@ update_path (PunchNode *self, PunchNodePeer *peer)
   GListModel *punches = punch_dcutr_service_get_punches (self->dcutr);
   const char *id = punch_node_peer_get_peer_id (peer);
   gboolean direct = FALSE, relayed = FALSE, punching = FALSE;
+  g_autoptr (PunchConnection) relayed_conn = NULL;
   gint64 rtt = -1;
   guint n;
 
@@ -233,6 +234,8 @@ update_path (PunchNode *self, PunchNodePeer *peer)
       if (punch_connection_get_relayed (conn))
         {
           relayed = TRUE;
+          if (relayed_conn == NULL)
+            relayed_conn = g_object_ref (conn);
           if (!direct)
             rtt = punch_connection_get_rtt (conn);
         }
@@ -264,6 +267,7 @@ update_path (PunchNode *self, PunchNodePeer *peer)
   else
     punch_node_peer_set_path (peer, PUNCH_PEER_PATH_NONE);
   punch_node_peer_set_rtt (peer, rtt);
+  punch_node_peer_set_relayed_connection (peer, relayed_conn);
 }
 
 /* ---- connections ---- */

@@ -237,6 +237,9 @@ test_relayed_then_direct (Fixture *f, gconstpointer data)
   g_assert_cmpint (punch_node_peer_get_path (peer), !=, PUNCH_PEER_PATH_DIRECT);
   g_assert_cmpint (punch_node_peer_get_path (peer), !=, PUNCH_PEER_PATH_NONE);
   g_assert_cmpstr (punch_node_peer_get_relay_peer_id (peer), ==, punch_peer_id_to_string (punch_host_get_peer_id (f->relay)));
+  /* The dashboard's relay budget comes from this connection. */
+  g_assert_true (punch_node_peer_get_relayed_connection (peer) == conn);
+  g_assert_cmpuint (punch_connection_get_limit_data (conn), ==, 128 * 1024);
   /* Only the friend is a peer; the relay we dialled through is not. */
   g_assert_cmpuint (g_list_model_get_n_items (punch_node_get_peers (f->me)), ==, 1);
 
@@ -280,6 +283,9 @@ test_relayed_then_direct (Fixture *f, gconstpointer data)
   /* Closing the direct connection falls back to the relayed one. */
   punch_connection_close (conn2);
   WAIT_UNTIL (punch_node_peer_get_path (peer) != PUNCH_PEER_PATH_DIRECT);
+  g_assert_true (punch_node_peer_get_relayed_connection (peer) == conn);
+  punch_connection_close (conn);
+  WAIT_UNTIL (punch_node_peer_get_relayed_connection (peer) == NULL);
   g_assert_cmpuint (punch_timeline_count (punch_node_peer_get_timeline (peer), "connection", NULL), >=, 3);
 }
 
@@ -415,8 +421,25 @@ check_report (Fixture *f, JsonNode *root)
       g_assert_cmpstr (json_object_get_string_member (first, "from"), ==, "none");
       g_assert_cmpstr (json_object_get_string_member (first, "to"), ==, "open");
       g_assert_true (g_str_has_suffix (json_object_get_string_member (first, "when"), "Z"));
-      if (json_object_get_boolean_member (c, "relayed"))
-        relayed_conn = TRUE;
+      if (json_object_get_boolean_member (c, "relayed")
+          && g_strcmp0 (json_object_get_string_member (c, "state"), "open") == 0)
+        {
+          /* The relay's default limits (2 min, 128 KiB each way) and what
+           * identify and the test's pings left of them. */
+          JsonObject *limit = json_object_get_object_member (c, "relay_limit");
+
+          g_assert_nonnull (limit);
+          g_assert_cmpint (json_object_get_int_member (limit, "duration_s"), ==, 120);
+          g_assert_cmpint (json_object_get_int_member (limit, "data_bytes"), ==, 128 * 1024);
+          g_assert_true (g_str_has_suffix (json_object_get_string_member (limit, "ends_at"), "Z"));
+          g_assert_cmpint (json_object_get_int_member (limit, "remaining_send_bytes"), <, 128 * 1024);
+          g_assert_cmpint (json_object_get_int_member (limit, "remaining_send_bytes"), >, 64 * 1024);
+          g_assert_cmpint (json_object_get_int_member (limit, "remaining_receive_bytes"), <, 128 * 1024);
+          g_assert_cmpint (json_object_get_int_member (limit, "remaining_receive_bytes"), >, 64 * 1024);
+          relayed_conn = TRUE;
+        }
+      else
+        g_assert_false (json_object_has_member (c, "relay_limit"));
     }
   g_assert_true (relayed_conn);
   g_assert_cmpuint (json_array_get_length (events), >=, 3);

@@ -441,6 +441,11 @@ def main():
                      lambda t: ("Relayed via" in t or "Punching…" in t or "Path none → relayed" in t)
                      and "samples=0" not in t, 30, "relayed")
     check(text is not None, "peers panel shows the friend relayed, with RTT samples")
+    if not PUNCH:
+        # The relay's default limits (2 min, 128 KiB each way): what is left.
+        text = wait_dump(env, tmp, "peers", lambda t: "the relay allows" in t, 10, "relay budget")
+        check(text is not None and re.search(r"the relay allows 1[0-2]\d\.\d\sKiB more each way, until \d\d:\d\d", text),
+              "peer detail shows what the relay still allows on the relayed connection")
     screenshot(env, "peers-relayed" + suffix)
 
     # Then directly: by a hole punch (--punch), or by dialling the friend's
