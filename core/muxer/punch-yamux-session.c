@@ -9,9 +9,11 @@
 /* Data payloads go straight to their stream, so the read buffer only has to
  * be big for throughput: it starts small (a relay holds thousands of idle
  * sessions), doubles while reads fill it and drops back once a read brings
- * no more than READ_BUFFER_MIN (the remote stopped streaming). */
+ * no more than READ_BUFFER_MIN, a second after the last bigger one (the
+ * remote stopped streaming). */
 #define READ_BUFFER_MIN   256
 #define READ_BUFFER_MAX   (256 * 1024)
+#define READ_BUSY_US      G_USEC_PER_SEC
 /* Stream writes wait once this much is queued behind the write in flight. */
 #define OUT_HIGH_WATER    (512 * 1024)
 /* How long close waits for the GoAway to leave before closing anyway. */
@@ -69,6 +71,7 @@ struct _PunchYamuxSession
   guint8 *rbuf;
   gsize rcap;
   gsize rlen;
+  gint64 read_busy_until;
   GCancellable *read_cancellable;
   gboolean reading;
   gboolean in_payload;
@@ -964,9 +967,11 @@ resize_read_buffer (PunchYamuxSession *self,
   gsize rcap = self->rcap;
   guint8 *rbuf;
 
+  if (last_read > READ_BUFFER_MIN)
+    self->read_busy_until = g_get_monotonic_time () + READ_BUSY_US;
   if (full)
     rcap = MIN (rcap * 2, READ_BUFFER_MAX);
-  else if (last_read <= READ_BUFFER_MIN)
+  else if (last_read <= READ_BUFFER_MIN && g_get_monotonic_time () >= self->read_busy_until)
     rcap = READ_BUFFER_MIN;
   if (rcap == self->rcap)
     return;

@@ -13,9 +13,12 @@
  * buffer starts small, grows to hold the whole frame being received (a frame
  * is decrypted in one piece), doubles up to RAW_CAPACITY_MAX while reads keep
  * filling it, and drops back to RAW_CAPACITY_MIN once it is empty after a
- * read no bigger than that (the peer stopped streaming). */
+ * read no bigger than that, a second after the last bigger one (the peer
+ * stopped streaming; a window update alone between two bursts is no
+ * reason to shrink). */
 #define RAW_CAPACITY_MIN 256
 #define RAW_CAPACITY_MAX (256 * 1024)
+#define BUSY_US          G_USEC_PER_SEC
 
 G_STATIC_ASSERT (RAW_CAPACITY_MAX >= FRAME_HEADER + PUNCH_NOISE_MAX_MESSAGE);
 
@@ -41,7 +44,7 @@ struct _PunchNoiseInputStream
   guint8           *buf;
   gsize             capacity;
   gboolean          filled;     /* the last base read filled the buffer */
-  gsize             last_read;  /* bytes the last base read returned */
+  gint64            busy_until; /* a second after the last read over the minimum */
   gsize             start;      /* first byte of the next undecrypted frame */
   gsize             end;        /* end of the raw bytes read so far */
   const guint8     *plain;      /* decrypted bytes not yet handed out */
@@ -151,7 +154,7 @@ wanted_capacity (PunchNoiseInputStream *self,
     }
   if (self->filled)
     want = MAX (want, self->capacity * 2);
-  else if (pending > 0 || self->last_read > RAW_CAPACITY_MIN)
+  else if (pending > 0 || g_get_monotonic_time () < self->busy_until)
     want = MAX (want, self->capacity);
   return MIN (want, RAW_CAPACITY_MAX);
 }
@@ -242,7 +245,8 @@ base_read_done (GTask  *task,
     }
 
   self->end += (gsize) n;
-  self->last_read = (gsize) n;
+  if ((gsize) n > RAW_CAPACITY_MIN)
+    self->busy_until = g_get_monotonic_time () + BUSY_US;
   self->filled = self->end == self->capacity;
   n = deliver (self, data->buffer, data->count, &error);
   if (n < 0)
