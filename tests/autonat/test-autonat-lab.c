@@ -27,9 +27,9 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "lab-control.h"
 #include "punch-private-key.h"
 
 typedef struct
@@ -58,7 +58,7 @@ typedef struct
   GPtrArray   *watched;     /* Watched: long-running processes whose events we read */
 } Fixture;
 
-static char *lab_script;
+static const char *lab_script;
 static char *cli_bin;
 static char *build_root;
 static char *lab_node_bin;
@@ -160,46 +160,19 @@ start_server (Fixture *f, const char *host, const char *key, const char *command
 
 static void watched_free (gpointer data);
 
-/* A failed assertion aborts the test program before its teardown: `lab
- * down` then still runs, from the signal handler (prepared beforehand;
- * fork and execve are async-signal-safe), and ends everything that runs in
- * the lab's namespaces — every process a case started runs in one. */
-static char *down_argv[3];
-static char **down_envp;
-
-static void
-on_crash (int sig)
-{
-  pid_t child;
-
-  if (down_envp != NULL && (child = fork ()) == 0)
-    {
-      execve (down_argv[0], down_argv, down_envp);
-      _exit (127);
-    }
-  else if (down_envp != NULL && child > 0)
-    waitpid (child, NULL, 0);
-  signal (sig, SIG_DFL);
-  raise (sig);
-}
-
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
 
-  /* A lab ID of our own: other labs may run at the same time. */
-  f->lab_id = g_strdup_printf ("%u", (guint) getpid () % 100000);
+  /* A lab ID of our own: other labs may run at the same time. Should an
+   * assertion abort the program, lab-control brings the lab down, and with
+   * it everything a case started (each runs in one of its namespaces). */
+  f->lab_id = g_strdup (lab_control_id ());
   f->dir = g_dir_make_tmp ("punch-autonat-lab-XXXXXX", &error);
   g_assert_no_error (error);
   f->watched = g_ptr_array_new_with_free_func (watched_free);
 
-  g_strfreev (down_envp);
-  down_envp = g_environ_setenv (g_get_environ (), "PUNCH_LAB_ID", f->lab_id, TRUE);
-  down_argv[0] = lab_script;
-  down_argv[1] = (char *) "down";
-  signal (SIGABRT, on_crash);
-  signal (SIGSEGV, on_crash);
 }
 
 static void
@@ -223,9 +196,6 @@ fixture_teardown (Fixture *f, gconstpointer data)
   stop (&f->pub);
   if (f->up)
     lab (f, "down", NULL, NULL);
-  signal (SIGABRT, SIG_DFL);
-  signal (SIGSEGV, SIG_DFL);
-  g_clear_pointer (&down_envp, g_strfreev);
   dir = g_dir_open (f->dir, 0, NULL);
   while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
     {
@@ -979,6 +949,7 @@ main (int argc, char **argv)
   g_autofree char *nft = g_find_program_in_path ("nft");
 
   g_test_init (&argc, &argv, NULL);
+  lab_control_init ();
   build_root = (char *) g_getenv ("PUNCH_BUILD_ROOT");
   if (getuid () != 0 || nft == NULL)
     skip_reason = "the NAT lab needs root and nftables";
@@ -1051,7 +1022,7 @@ main (int argc, char **argv)
     }
   if (source_root != NULL && build_root != NULL)
     {
-      lab_script = g_build_filename (source_root, "tests", "lab", "lab", NULL);
+      lab_script = lab_control_script ();
       cli_bin = g_build_filename (build_root, "app", "punchline-cli", NULL);
       lab_node_bin = g_build_filename (build_root, "tests", "autonat", "punch-autonat-lab-node", NULL);
     }

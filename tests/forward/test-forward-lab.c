@@ -23,10 +23,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "forward-test-util.h"
+#include "lab-control.h"
 
 #define MAX_PROCS 6
 #define EVENT_TIMEOUT_S 30
@@ -39,62 +39,26 @@
  * stays open for what runs on it, unless something holds it longer. */
 #define RELAY_GRACE_S 5
 
-static char *lab_script;
-static char *link_bin;
 static char *cli_bin;
 static char *self_bin;
-
-/* For the crash handler, prepared before anything runs. */
-static volatile GPid crash_pids[MAX_PROCS];
-static char *crash_down_argv[3];
-static char **crash_envp;
 
 typedef struct
 {
   char    *lab_id;
   char    *dir;
   FwdProc *procs[MAX_PROCS];
+  GPid     pids[MAX_PROCS];
   guint    n_procs;
   char   **env;
 } Lab;
 
 static void
-crash_cleanup (int sig)
+run_lab (const char * const *args)
 {
-  pid_t child;
-
-  for (guint i = 0; i < MAX_PROCS; i++)
-    if (crash_pids[i] > 0)
-      kill (crash_pids[i], SIGKILL);
-  if (crash_envp != NULL && (child = fork ()) == 0)
-    {
-      execve (crash_down_argv[0], crash_down_argv, crash_envp);
-      _exit (127);
-    }
-  else if (crash_envp != NULL && child > 0)
-    waitpid (child, NULL, 0);
-  signal (sig, SIG_DFL);
-  raise (sig);
-}
-
-static void
-run_lab (Lab                *lab,
-         const char * const *args)
-{
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   g_autoptr (GError) error = NULL;
-  g_autofree char *err = NULL;
-  int status;
 
-  g_ptr_array_add (argv, lab_script);
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (char *) args[i]);
-  g_ptr_array_add (argv, NULL);
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, lab->env, G_SPAWN_DEFAULT, NULL, NULL,
-                               NULL, &err, &status, &error));
-  g_assert_no_error (error);
-  if (!g_spawn_check_wait_status (status, &error))
-    g_error ("lab %s: %s (%s)", args[0], error->message, err);
+  if (!lab_control_run (args, NULL, &error))
+    g_error ("%s", error->message);
 }
 
 static void
@@ -105,35 +69,25 @@ lab_setup (Lab          *lab,
 
   memset (lab, 0, sizeof *lab);
   /* Our PID names the lab: runs side by side do not meet. */
-  lab->lab_id = g_strdup_printf ("%u", (guint) getpid () % 100000);
+  lab->lab_id = g_strdup (lab_control_id ());
   g_test_message ("lab %s (namespaces pl%s-*)", lab->lab_id, lab->lab_id);
-  lab->env = g_get_environ ();
-  lab->env = g_environ_setenv (lab->env, "PUNCH_LAB_ID", lab->lab_id, TRUE);
-  lab->env = g_environ_setenv (lab->env, "PUNCH_LAB_LINK", link_bin, TRUE);
   lab->dir = g_dir_make_tmp ("punch-forward-lab-XXXXXX", &error);
   g_assert_no_error (error);
-  g_strfreev (crash_envp);
-  crash_envp = g_strdupv (lab->env);
-  crash_down_argv[0] = lab_script;
-  crash_down_argv[1] = (char *) "down";
-  crash_down_argv[2] = NULL;
 }
 
 static void
 lab_teardown (Lab          *lab,
               gconstpointer data)
 {
-  const char *down[] = { "down", NULL };
   g_autoptr (GDir) dir = g_dir_open (lab->dir, 0, NULL);
   const char *name;
 
   for (guint i = 0; i < lab->n_procs; i++)
     {
+      lab_control_untrack_pid (lab->pids[i]);
       g_clear_pointer (&lab->procs[i], fwd_proc_free);
-      crash_pids[i] = 0;
     }
-  run_lab (lab, down);
-  g_clear_pointer (&crash_envp, g_strfreev);
+  lab_control_down ();
   while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
     {
       g_autofree char *path = g_build_filename (lab->dir, name, NULL);
@@ -142,7 +96,6 @@ lab_teardown (Lab          *lab,
     }
   g_rmdir (lab->dir);
   g_free (lab->dir);
-  g_strfreev (lab->env);
   g_free (lab->lab_id);
 }
 
@@ -159,14 +112,15 @@ lab_spawn (Lab                *lab,
   FwdProc *p;
 
   g_assert_cmpuint (lab->n_procs, <, MAX_PROCS);
-  g_ptr_array_add (argv, lab_script);
+  g_ptr_array_add (argv, (char *) lab_control_script ());
   g_ptr_array_add (argv, (char *) "exec");
   g_ptr_array_add (argv, (char *) host);
   for (guint i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, (char *) args[i]);
   g_ptr_array_add (argv, NULL);
-  p = fwd_proc_spawn (name, (const char * const *) argv->pdata, (const char * const *) lab->env, flags);
-  crash_pids[lab->n_procs] = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (p->proc), NULL, 10);
+  p = fwd_proc_spawn (name, (const char * const *) argv->pdata, (const char * const *) lab_control_envp (), flags);
+  lab->pids[lab->n_procs] = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (p->proc), NULL, 10);
+  lab_control_track_pid (lab->pids[lab->n_procs]);
   lab->procs[lab->n_procs++] = p;
   return p;
 }
@@ -235,7 +189,7 @@ test_relay_then_direct (Lab          *lab,
   guint echoes1 = 0, echoes2 = 0, during = 0;
   gint64 deadline;
 
-  run_lab (lab, up);
+  run_lab (up);
 
   {
     const char *args[] = { cli_bin, "--json", "--identity", r_key, "relay",
@@ -615,22 +569,14 @@ main (int   argc,
                             "are unset: run under meson test", skip);
       return g_test_run ();
     }
-  lab_script = g_build_filename (source_root, "tests", "lab", "lab", NULL);
-  link_bin = g_build_filename (build_root, "tests", "lab", "punch-lab-link", NULL);
+  lab_control_init ();
   cli_bin = g_build_filename (build_root, "app", "punchline-cli", NULL);
   self_bin = g_build_filename (build_root, "tests", "forward", "test-forward-lab", NULL);
 
-  signal (SIGABRT, crash_cleanup);
-  signal (SIGSEGV, crash_cleanup);
-  signal (SIGTERM, crash_cleanup);
-  signal (SIGINT, crash_cleanup);
-  signal (SIGTRAP, crash_cleanup);
-  signal (SIGBUS, crash_cleanup);
-
-  if (geteuid () != 0 || !g_file_test ("/usr/sbin/nft", G_FILE_TEST_EXISTS))
+  if (!lab_control_available ())
     g_test_add_data_func ("/lab/forward/relay-then-direct", "the NAT lab needs root and nftables", skip);
-  else if (!g_file_test (cli_bin, G_FILE_TEST_IS_EXECUTABLE) || !g_file_test (link_bin, G_FILE_TEST_IS_EXECUTABLE))
-    g_test_add_data_func ("/lab/forward/relay-then-direct", "punchline-cli or punch-lab-link is not built", skip);
+  else if (!g_file_test (cli_bin, G_FILE_TEST_IS_EXECUTABLE))
+    g_test_add_data_func ("/lab/forward/relay-then-direct", "punchline-cli is not built", skip);
   else
     g_test_add ("/lab/forward/relay-then-direct", Lab, NULL, lab_setup, test_relay_then_direct, lab_teardown);
   return g_test_run ();

@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lab-control.h"
+
 #define MAX_PROCS 3
 
 typedef struct
@@ -51,83 +53,24 @@ typedef struct
   gboolean    cli_a;     /* the dialer is punchline-cli dial --json --require-direct */
 } Scenario;
 
-static char *lab_script;
 static char *peer_bin;
 static char *node_bin;
 static char *cli_bin;
 static char *tmp_dir;
 static char *js_hook;
 static char *js_peer;
-static char *link_bin;
-
-/* For the crash handler: what to end, prepared before anything runs. */
-static volatile GPid crash_pids[MAX_PROCS];
-static char *crash_down_argv[3];
-static char **crash_envp;
-
-static void
-crash_cleanup (int sig)
-{
-  pid_t child;
-
-  for (guint i = 0; i < MAX_PROCS; i++)
-    if (crash_pids[i] > 0)
-      kill (crash_pids[i], SIGKILL);
-  if (crash_envp != NULL && (child = fork ()) == 0)
-    {
-      execve (crash_down_argv[0], crash_down_argv, crash_envp);
-      _exit (127);
-    }
-  else if (crash_envp != NULL && child > 0)
-    waitpid (child, NULL, 0);
-  signal (sig, SIG_DFL);
-  raise (sig);
-}
-
-static char **
-lab_envp (Lab *lab)
-{
-  char **env = g_get_environ ();
-
-  env = g_environ_setenv (env, "PUNCH_LAB_ID", lab->lab_id, TRUE);
-  env = g_environ_setenv (env, "PUNCH_LAB_LINK", link_bin, TRUE);
-  return env;
-}
 
 static gboolean
 run_lab (Lab *lab, const char * const *args, GError **error)
 {
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_auto (GStrv) env = lab_envp (lab);
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
-  int status;
-
-  g_ptr_array_add (argv, lab_script);
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (char *) args[i]);
-  g_ptr_array_add (argv, NULL);
-  if (!g_spawn_sync (NULL, (char **) argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, error))
-    return FALSE;
-  if (!g_spawn_check_wait_status (status, error))
-    {
-      g_prefix_error (error, "lab %s: %s: ", args[0], err);
-      return FALSE;
-    }
-  return TRUE;
+  return lab_control_run (args, NULL, error);
 }
 
 static void
 lab_setup (Lab *lab, gconstpointer data)
 {
   memset (lab, 0, sizeof *lab);
-  /* Our PID names the lab: test runs side by side do not meet. */
-  lab->lab_id = g_strdup_printf ("%u", (guint) getpid () % 100000);
-  g_strfreev (crash_envp);
-  crash_envp = lab_envp (lab);
-  crash_down_argv[0] = lab_script;
-  crash_down_argv[1] = (char *) "down";
-  crash_down_argv[2] = NULL;
+  lab->lab_id = g_strdup (lab_control_id ());
 }
 
 static void
@@ -177,7 +120,7 @@ lab_teardown (Lab *lab, gconstpointer data)
       Proc *proc = lab->procs[i];
 
       proc_end (proc);
-      crash_pids[i] = 0;
+      lab_control_untrack_pid (proc->pid);
       g_cancellable_cancel (proc->cancellable);
       if (proc->reading)
         proc->orphaned = TRUE;
@@ -186,7 +129,6 @@ lab_teardown (Lab *lab, gconstpointer data)
     }
   if (!run_lab (lab, down, &error))
     g_printerr ("# lab down failed: %s\n", error->message);
-  g_clear_pointer (&crash_envp, g_strfreev);
   g_free (lab->lab_id);
 }
 
@@ -243,7 +185,6 @@ static Proc *
 lab_spawn_full (Lab *lab, const char *host, PeerKind kind, const char * const *args)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_auto (GStrv) env = lab_envp (lab);
   g_autoptr (GError) error = NULL;
   g_autofree char *identity = g_strdup_printf ("%s/%s-%s.key", tmp_dir, lab->lab_id, host);
   Proc *proc = g_new0 (Proc, 1);
@@ -251,7 +192,7 @@ lab_spawn_full (Lab *lab, const char *host, PeerKind kind, const char * const *a
   g_autoptr (GInputStream) raw = NULL;
 
   g_assert_cmpuint (lab->n_procs, <, MAX_PROCS);
-  g_ptr_array_add (argv, lab_script);
+  g_ptr_array_add (argv, (char *) lab_control_script ());
   g_ptr_array_add (argv, (char *) "exec");
   g_ptr_array_add (argv, (char *) host);
   if (kind == PEER_CLI)
@@ -274,7 +215,7 @@ lab_spawn_full (Lab *lab, const char *host, PeerKind kind, const char * const *a
     g_ptr_array_add (argv, (char *) args[i]);
   g_ptr_array_add (argv, NULL);
   /* "lab exec" ends in exec: the PID is the peer's. */
-  if (!g_spawn_async_with_pipes (NULL, (char **) argv->pdata, env, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+  if (!g_spawn_async_with_pipes (NULL, (char **) argv->pdata, lab_control_envp (), G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
                                  &proc->pid, NULL, &out_fd, NULL, &error))
     {
       g_test_fail_printf ("spawning %s on %s: %s", args[0], host, error->message);
@@ -283,7 +224,7 @@ lab_spawn_full (Lab *lab, const char *host, PeerKind kind, const char * const *a
     }
   lab->procs[lab->n_procs++] = proc;
   proc->cancellable = g_cancellable_new ();
-  crash_pids[lab->n_procs - 1] = proc->pid;
+  lab_control_track_pid (proc->pid);
   proc->name = host;
   proc->events = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
   raw = g_unix_input_stream_new (out_fd, TRUE);
@@ -796,23 +737,15 @@ main (int argc, char **argv)
       g_test_skip ("PUNCH_SOURCE_ROOT and PUNCH_BUILD_ROOT are unset: run under meson test");
       return g_test_run ();
     }
-  lab_script = g_build_filename (source_root, "tests", "lab", "lab", NULL);
   peer_bin = g_build_filename (build_root, "tests", "lab", "punch-lab-peer", NULL);
   node_bin = g_build_filename (source_root, "tests", "interop", "node_modules", ".bin", "node", NULL);
   cli_bin = g_build_filename (build_root, "app", "punchline-cli", NULL);
   tmp_dir = g_dir_make_tmp ("punch-lab-XXXXXX", NULL);
   js_hook = g_build_filename (source_root, "tests", "lab", "lab-public-hook.mjs", NULL);
   js_peer = g_build_filename (source_root, "tests", "lab", "lab-peer.mjs", NULL);
-  link_bin = g_build_filename (build_root, "tests", "lab", "punch-lab-link", NULL);
+  lab_control_init ();
 
-  signal (SIGABRT, crash_cleanup);
-  signal (SIGSEGV, crash_cleanup);
-  signal (SIGTERM, crash_cleanup);
-  signal (SIGINT, crash_cleanup);
-  signal (SIGTRAP, crash_cleanup);
-  signal (SIGBUS, crash_cleanup);
-
-  if (geteuid () != 0 || !g_file_test ("/usr/sbin/nft", G_FILE_TEST_EXISTS))
+  if (!lab_control_available ())
     {
       g_test_add_func ("/lab/dcutr/needs-root", skip_no_root);
     }
