@@ -482,6 +482,7 @@ cli_start_host (Cli     *cli,
 
   cli->opened_id = g_signal_connect (cli->host, "connection-opened",
                                      G_CALLBACK (on_connection_opened), cli);
+  punch_cli_relay_watch_budgets (cli->out, cli->host);
   cli->closed_id = g_signal_connect (cli->host, "connection-closed",
                                      G_CALLBACK (on_connection_closed), cli);
   cli->identified_id = g_signal_connect (cli->identify, "identified",
@@ -578,6 +579,7 @@ cli_teardown (Cli *cli)
         }
       punch_cli_relay_unwatch (cli->out, cli->dcutr);
       punch_cli_relay_unwatch (cli->out, cli->relay_service);
+      punch_cli_relay_unwatch (cli->out, cli->host);
       if (cli->relay_client != NULL)
         {
           GListModel *reservations = punch_relay_client_get_reservations (cli->relay_client);

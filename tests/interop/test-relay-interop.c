@@ -344,6 +344,23 @@ test_limit_data (Fixture *f, gconstpointer data)
   o = find_relayed (dialer, "closed");
   CHECK (f, o != NULL && json_get_str (o, "error") != NULL,
          "our dialer saw its relayed connection reset");
+  /* Its relay budget: the whole limit at first, one direction spent at the end. */
+  {
+    guint n = child_count_events (dialer, "relay_budget");
+    JsonObject *first = child_find_event (dialer, "relay_budget", NULL, NULL, 0);
+    JsonObject *last = child_find_event (dialer, "relay_budget", NULL, NULL, MAX (n, 1) - 1);
+
+    CHECK (f, n >= 2, "%u relay_budget events", n);
+    CHECK (f, g_strcmp0 (json_get_str (first, "state"), "open") == 0 && json_get_int (first, "remaining_send") > 0
+              && json_get_int (first, "remaining_send") <= 16384,
+           "the first budget event: %s, %" G_GINT64_FORMAT " bytes left to send", json_get_str (first, "state"),
+           json_get_int (first, "remaining_send"));
+    CHECK (f, g_strcmp0 (json_get_str (last, "state"), "closed") == 0
+              && MIN (json_get_int (last, "remaining_send"), json_get_int (last, "remaining_receive")) == 0,
+           "the last budget event: %s, %" G_GINT64_FORMAT " / %" G_GINT64_FORMAT " bytes left",
+           json_get_str (last, "state"), json_get_int (last, "remaining_send"),
+           json_get_int (last, "remaining_receive"));
+  }
 
   o = child_wait_event (relay, "circuit", "state", "closed", EVENT_TIMEOUT_S, &error);
   CHECK_NO_ERROR (f, error);
