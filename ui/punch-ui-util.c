@@ -128,11 +128,22 @@ punch_ui_format_service_stats (const PunchServiceStats *stats)
   g_autofree char *out = NULL;
   g_autofree char *in = NULL;
 
+  g_autofree char *text = NULL;
+
   if (stats->total == 0)
-    return g_strdup (_("No connections yet"));
-  connections = g_strdup_printf (g_dngettext (NULL, "%u connection", "%u connections", stats->total), stats->total);
-  out = g_format_size_full (stats->bytes_out, G_FORMAT_SIZE_IEC_UNITS);
-  in = g_format_size_full (stats->bytes_in, G_FORMAT_SIZE_IEC_UNITS);
-  /* TRANSLATORS: connections · how many open · bytes sent · bytes received */
-  return g_strdup_printf (_("%s · %u open · %s sent · %s received"), connections, stats->active, out, in);
+    text = g_strdup (_("No connections yet"));
+  else
+    {
+      connections = g_strdup_printf (g_dngettext (NULL, "%u connection", "%u connections", stats->total),
+                                     stats->total);
+      out = g_format_size_full (stats->bytes_out, G_FORMAT_SIZE_IEC_UNITS);
+      in = g_format_size_full (stats->bytes_in, G_FORMAT_SIZE_IEC_UNITS);
+      /* TRANSLATORS: connections · how many open · bytes sent · bytes received */
+      text = g_strdup_printf (_("%s · %u open · %s sent · %s received"), connections, stats->active, out, in);
+    }
+  if (stats->refused == 0)
+    return g_steal_pointer (&text);
+  /* TRANSLATORS: appended to the counts above: attempts that were refused */
+  return g_strdup_printf (g_dngettext (NULL, "%s · %u attempt refused", "%s · %u attempts refused", stats->refused),
+                          text, stats->refused);
 }

@@ -27,6 +27,7 @@ typedef struct
 typedef struct
 {
   guint   total;
+  guint   refused;
   guint64 bytes_out;
   guint64 bytes_in;
 } Finished;
@@ -134,7 +135,13 @@ on_stream_finished (PunchForwardService *forward,
       f = g_new0 (Finished, 1);
       g_hash_table_insert (self->finished, g_steal_pointer (&key), f);
     }
-  f->total++;
+  /* A refused attempt moved no bytes: it is no connection, but the user
+   * wants to know of it (a friend trying a service not shared with it). */
+  if (g_strcmp0 (outcome, "not-allowed") == 0 || g_strcmp0 (outcome, "unknown-service") == 0
+      || g_strcmp0 (outcome, "limit") == 0)
+    f->refused++;
+  else
+    f->total++;
   f->bytes_out += bytes_out;
   f->bytes_in += bytes_in;
   g_signal_emit (self, signals[SIGNAL_STREAM_FINISHED], 0, peer, name, inbound);
@@ -159,6 +166,7 @@ punch_node_services_get_stats (PunchNodeServices *self,
   stats->total = stats->active + (f != NULL ? f->total : 0);
   stats->bytes_out = live_out + (f != NULL ? f->bytes_out : 0);
   stats->bytes_in = live_in + (f != NULL ? f->bytes_in : 0);
+  stats->refused = f != NULL ? f->refused : 0;
 }
 
 /* --- what we expose ------------------------------------------------------------ */

@@ -16,6 +16,8 @@ G_BEGIN_DECLS
  * @total: forwarded connections so far, open ones included
  * @bytes_out: bytes sent to the peer so far, open connections included
  * @bytes_in: bytes received from the peer so far
+ * @refused: attempts refused (not allowed, unknown service, too many
+ *   streams): by us for an inbound one, by the peer for ours
  */
 typedef struct
 {
@@ -23,6 +25,7 @@ typedef struct
   guint   total;
   guint64 bytes_out;
   guint64 bytes_in;
+  guint   refused;
 } PunchServiceStats;
 
 #define PUNCH_TYPE_NODE_SERVICES (punch_node_services_get_type ())

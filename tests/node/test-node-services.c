@@ -301,6 +301,24 @@ test_expose (Fixture       *f,
   names = punch_forward_catalog_fetch_finish (f->friend, result, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (g_strv_length (names), ==, 0);
+  g_clear_object (&result);
+
+  /* The friend tries it anyway: refused, and counted as such (no
+   * connection, no bytes). */
+  {
+    PunchServiceStats stats;
+    GSocketConnection *local = dial_local (f->echo_addr);
+
+    punch_forward_service_forward_async (f->friend_fwd, node_id, "web", local, NULL, ptest_store_result, &result);
+    g_object_unref (local);
+    PTEST_WAIT (result != NULL);
+    g_assert_false (punch_forward_service_forward_finish (f->friend_fwd, result, NULL, NULL, &error));
+    g_assert_error (error, PUNCH_FORWARD_ERROR, PUNCH_FORWARD_STATUS_NOT_ALLOWED);
+    g_clear_error (&error);
+    PTEST_WAIT ((punch_node_services_get_stats (f->services, f->friend_id, "web", TRUE, &stats), stats.refused == 1));
+    g_assert_cmpuint (stats.total, ==, 0);
+    g_assert_cmpuint (stats.bytes_in, ==, 0);
+  }
 
   punch_node_services_remove_exposed (f->services, "web");
   g_assert_null (punch_node_services_get_target (f->services, "web"));
