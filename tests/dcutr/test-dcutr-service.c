@@ -26,33 +26,18 @@ typedef struct
   PunchDcutrService    *a_dcutr;   /* NULL when A does not speak DCUtR */
 } Fixture;
 
-static PunchHost *
-new_listening_host (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PunchPrivateKey) key = punch_private_key_generate (&error);
-  g_autoptr (PunchMultiaddr) listen = punch_multiaddr_new_from_string ("/ip4/127.0.0.1/tcp/0", &error);
-  PunchHost *host;
-
-  g_assert_no_error (error);
-  host = punch_host_new (key);
-  g_assert_true (punch_host_listen (host, listen, &error));
-  g_assert_no_error (error);
-  return host;
-}
-
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
   gboolean a_speaks_dcutr = GPOINTER_TO_INT (data);
 
-  f->relay = new_listening_host ();
+  f->relay = host_test_new_listening ();
   f->service = punch_relay_service_new (f->relay);
-  f->b = new_listening_host ();
+  f->b = host_test_new_listening ();
   f->b_identify = punch_identify_service_new (f->b);
   f->b_client = punch_relay_client_new (f->b);
   f->b_dcutr = punch_dcutr_service_new (f->b, f->b_identify);
-  f->a = new_listening_host ();
+  f->a = host_test_new_listening ();
   f->a_identify = punch_identify_service_new (f->a);
   f->a_client = punch_relay_client_new (f->a);
   if (a_speaks_dcutr)

@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 
+#include "punch-host.h"
+
 G_BEGIN_DECLS
 
 static inline gboolean
@@ -52,6 +54,22 @@ host_test_store_result (GObject      *source,
   GAsyncResult **out = user_data;
 
   *out = g_object_ref (result);
+}
+
+/* A host with a new key, listening on 127.0.0.1 port 0. */
+static inline PunchHost *
+host_test_new_listening (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchPrivateKey) key = punch_private_key_generate (&error);
+  g_autoptr (PunchMultiaddr) listen = punch_multiaddr_new_from_string ("/ip4/127.0.0.1/tcp/0", &error);
+  PunchHost *host;
+
+  g_assert_no_error (error);
+  host = punch_host_new (key);
+  g_assert_true (punch_host_listen (host, listen, &error));
+  g_assert_no_error (error);
+  return host;
 }
 
 G_END_DECLS

@@ -27,21 +27,6 @@ typedef struct
   PunchMultiaddr    *relay_addr;  /* with /p2p */
 } Fixture;
 
-static PunchHost *
-new_listening_host (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PunchPrivateKey) key = punch_private_key_generate (&error);
-  g_autoptr (PunchMultiaddr) listen = punch_multiaddr_new_from_string ("/ip4/127.0.0.1/tcp/0", &error);
-  PunchHost *host;
-
-  g_assert_no_error (error);
-  host = punch_host_new (key);
-  g_assert_true (punch_host_listen (host, listen, &error));
-  g_assert_no_error (error);
-  return host;
-}
-
 static PunchMultiaddr *
 full_addr (PunchHost *host)
 {
@@ -56,11 +41,11 @@ full_addr (PunchHost *host)
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  f->relay = new_listening_host ();
+  f->relay = host_test_new_listening ();
   f->service = punch_relay_service_new (f->relay);
-  f->b = new_listening_host ();
+  f->b = host_test_new_listening ();
   f->b_client = punch_relay_client_new (f->b);
-  f->a = new_listening_host ();
+  f->a = host_test_new_listening ();
   f->a_client = punch_relay_client_new (f->a);
   f->relay_addr = full_addr (f->relay);
 }
