@@ -62,6 +62,9 @@ refresh_stats (PunchPeerServices *self)
         counts = punch_ui_format_service_stats (&stats);
         if (inbound)
           subtitle = g_strdup_printf ("→ %s · %s", punch_node_services_get_target (self->services, name), counts);
+        else if (g_object_get_data (G_OBJECT (row), "unshared") != NULL)
+          /* TRANSLATORS: a local port is still open to a service the friend no longer shares */
+          subtitle = g_strdup_printf (_("No longer shared · %s"), counts);
         /* Once a second: only a change is worth a relayout. */
         if (g_strcmp0 (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), subtitle != NULL ? subtitle : counts) != 0)
           adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle != NULL ? subtitle : counts);
@@ -159,6 +162,7 @@ rebuild (gpointer user_data)
   const char * const *theirs;
   const char *error_message = NULL;
   g_auto (GStrv) mine = NULL;
+  g_auto (GStrv) locals = NULL;
 
   self->rebuild_id = 0;
   clear_list (self->theirs_list);
@@ -179,7 +183,19 @@ rebuild (gpointer user_data)
   gtk_widget_set_visible (GTK_WIDGET (self->theirs_note), theirs == NULL || theirs[0] == NULL || error_message != NULL);
   for (guint i = 0; theirs != NULL && theirs[i] != NULL; i++)
     gtk_list_box_append (self->theirs_list, theirs_row (self, theirs[i]));
-  gtk_widget_set_visible (GTK_WIDGET (self->theirs_list), theirs != NULL && theirs[0] != NULL);
+  /* A port opened to a service the friend stopped sharing stays listed,
+   * so that it can still be seen and closed. */
+  locals = punch_node_services_list_local (self->services, self->peer_id);
+  for (guint i = 0; locals[i] != NULL; i++)
+    if (theirs == NULL || !g_strv_contains (theirs, locals[i]))
+      {
+        GtkWidget *row = theirs_row (self, locals[i]);
+
+        g_object_set_data (G_OBJECT (row), "unshared", GINT_TO_POINTER (TRUE));
+        gtk_list_box_append (self->theirs_list, row);
+      }
+  gtk_widget_set_visible (GTK_WIDGET (self->theirs_list),
+                          gtk_widget_get_first_child (GTK_WIDGET (self->theirs_list)) != NULL);
 
   mine = punch_node_services_list_exposed (self->services);
   gtk_label_set_text (self->mine_note, mine[0] == NULL ? _("You expose no services. Add one in Preferences → Services.")

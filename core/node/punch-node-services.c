@@ -441,6 +441,27 @@ punch_node_services_get_local (PunchNodeServices *self,
   return l != NULL ? l->address : NULL;
 }
 
+GStrv
+punch_node_services_list_local (PunchNodeServices *self,
+                                const char        *peer_id)
+{
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+  g_autofree char *prefix = NULL;
+  GHashTableIter iter;
+  gpointer key;
+
+  g_return_val_if_fail (PUNCH_IS_NODE_SERVICES (self), NULL);
+  g_return_val_if_fail (peer_id != NULL, NULL);
+  prefix = g_strdup_printf ("%s\n", peer_id);
+  g_hash_table_iter_init (&iter, self->locals);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (g_str_has_prefix (key, prefix))
+      g_ptr_array_add (names, g_strdup ((const char *) key + strlen (prefix)));
+  g_ptr_array_sort (names, compare_strings);
+  g_ptr_array_add (names, NULL);
+  return (GStrv) g_ptr_array_free (g_steal_pointer (&names), FALSE);
+}
+
 void
 punch_node_services_close_local (PunchNodeServices *self,
                                  const char        *peer_id,

@@ -89,6 +89,10 @@ const char *punch_node_services_open_local  (PunchNodeServices *self,
 const char *punch_node_services_get_local   (PunchNodeServices *self,
                                              const char        *peer_id,
                                              const char        *name);
+/* The services of @peer_id we have a local port open to, sorted (a
+ * friend may stop sharing one while its port is open). (transfer full) */
+GStrv       punch_node_services_list_local  (PunchNodeServices *self,
+                                             const char        *peer_id);
 /* Stops listening and resets what it still forwards. */
 void        punch_node_services_close_local (PunchNodeServices *self,
                                              const char        *peer_id,

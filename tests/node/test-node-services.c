@@ -214,6 +214,13 @@ test_catalog_and_local_port (Fixture       *f,
   g_assert_true (g_str_has_prefix (address, "127.0.0.1:"));
   g_assert_cmpstr (punch_node_services_get_local (f->services, f->friend_id, "echo"), ==, address);
   g_assert_true (punch_node_services_open_local (f->services, f->friend_id, "echo", NULL) == address);
+  {
+    g_auto (GStrv) locals = punch_node_services_list_local (f->services, f->friend_id);
+    g_auto (GStrv) none = punch_node_services_list_local (f->services, "12D3KooWOther");
+
+    g_assert_cmpstrv (locals, ((const char *[]) { "echo", NULL }));
+    g_assert_cmpuint (g_strv_length (none), ==, 0);
+  }
 
   /* Bytes through the port count while the connection is open... */
   for (guint i = 0; i < sizeof out; i++)
@@ -251,6 +258,11 @@ test_catalog_and_local_port (Fixture       *f,
 
   punch_node_services_close_local (f->services, f->friend_id, "echo");
   g_assert_null (punch_node_services_get_local (f->services, f->friend_id, "echo"));
+  {
+    g_auto (GStrv) locals = punch_node_services_list_local (f->services, f->friend_id);
+
+    g_assert_cmpuint (g_strv_length (locals), ==, 0);
+  }
 }
 
 static void
