@@ -29,6 +29,8 @@ import { tls } from '@libp2p/tls'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 
+import { ByteReader } from './byte-reader.mjs'
+
 const PING_PROTOCOL = '/ipfs/ping/1.0.0'
 const PING_SIZE = 32
 const PERF_PROTOCOL = '/perf/1.0.0'
@@ -184,53 +186,6 @@ function identifyFields (result, peer) {
 }
 
 // --- streams ----------------------------------------------------------------
-
-// Reads exact byte counts from a js-libp2p 3 stream (an async iterable of
-// Uint8Array or Uint8ArrayList chunks).
-class ByteReader {
-  constructor (stream) {
-    this.iterator = stream[Symbol.asyncIterator]()
-    this.chunks = []
-    this.buffered = 0
-  }
-
-  async read (n) {
-    while (this.buffered < n) {
-      const { value, done } = await this.iterator.next()
-      if (done) throw new Error(`stream ended after ${this.buffered} of ${n} bytes`)
-      const chunk = value.subarray()
-      this.chunks.push(chunk)
-      this.buffered += chunk.byteLength
-    }
-    const out = new Uint8Array(n)
-    let off = 0
-    while (off < n) {
-      const head = this.chunks[0]
-      const take = Math.min(head.byteLength, n - off)
-      out.set(head.subarray(0, take), off)
-      off += take
-      if (take === head.byteLength) this.chunks.shift()
-      else this.chunks[0] = head.subarray(take)
-    }
-    this.buffered -= n
-    return out
-  }
-
-  // Counts and discards everything up to the end of the stream; calls
-  // @onFirst when the first byte arrives.
-  async drain (onFirst) {
-    let total = this.buffered
-    if (total > 0 && onFirst != null) { onFirst(); onFirst = null }
-    this.chunks = []
-    this.buffered = 0
-    for (;;) {
-      const { value, done } = await this.iterator.next()
-      if (done) return total
-      if (value.byteLength > 0 && onFirst != null) { onFirst(); onFirst = null }
-      total += value.byteLength
-    }
-  }
-}
 
 async function sendAll (stream, bytes) {
   const chunk = new Uint8Array(PERF_CHUNK)

@@ -36,6 +36,8 @@ import { tls } from '@libp2p/tls'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 
+import { ByteReader } from './byte-reader.mjs'
+
 const PING_PROTOCOL = '/ipfs/ping/1.0.0'
 const PERF_PROTOCOL = '/perf/1.0.0'
 const ECHO_PROTOCOL = '/punchline/echo/1.0.0'
@@ -177,48 +179,6 @@ async function makeNode (privateKey, opts) {
     })
   })
   return node
-}
-
-// Reads exact byte counts from a js-libp2p 3 stream.
-class ByteReader {
-  constructor (stream) {
-    this.iterator = stream[Symbol.asyncIterator]()
-    this.chunks = []
-    this.buffered = 0
-  }
-
-  async read (n) {
-    while (this.buffered < n) {
-      const { value, done } = await this.iterator.next()
-      if (done) throw new Error(`stream ended after ${this.buffered} of ${n} bytes`)
-      const chunk = value.subarray()
-      this.chunks.push(chunk)
-      this.buffered += chunk.byteLength
-    }
-    const out = new Uint8Array(n)
-    let off = 0
-    while (off < n) {
-      const head = this.chunks[0]
-      const take = Math.min(head.byteLength, n - off)
-      out.set(head.subarray(0, take), off)
-      off += take
-      if (take === head.byteLength) this.chunks.shift()
-      else this.chunks[0] = head.subarray(take)
-    }
-    this.buffered -= n
-    return out
-  }
-
-  async drain () {
-    let total = this.buffered
-    this.chunks = []
-    this.buffered = 0
-    for (;;) {
-      const { value, done } = await this.iterator.next()
-      if (done) return total
-      total += value.byteLength
-    }
-  }
 }
 
 const STREAM_OPTS = { runOnLimitedConnection: true }

@@ -25,6 +25,8 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 
+import { ByteReader } from '../interop/byte-reader.mjs'
+
 const PING_PROTOCOL = '/ipfs/ping/1.0.0'
 const PING_SIZE = 32
 const STREAM_OPTS = { runOnLimitedConnection: true }
@@ -61,36 +63,6 @@ function parseArgs (argv) {
     process.exit(2)
   }
   return opts
-}
-
-class ByteReader {
-  constructor (stream) {
-    this.iterator = stream[Symbol.asyncIterator]()
-    this.chunks = []
-    this.buffered = 0
-  }
-
-  async read (n) {
-    while (this.buffered < n) {
-      const { value, done } = await this.iterator.next()
-      if (done) throw new Error(`stream ended after ${this.buffered} of ${n} bytes`)
-      const chunk = value.subarray()
-      this.chunks.push(chunk)
-      this.buffered += chunk.byteLength
-    }
-    const out = new Uint8Array(n)
-    let off = 0
-    while (off < n) {
-      const head = this.chunks[0]
-      const take = Math.min(head.byteLength, n - off)
-      out.set(head.subarray(0, take), off)
-      off += take
-      if (take === head.byteLength) this.chunks.shift()
-      else this.chunks[0] = head.subarray(take)
-    }
-    this.buffered -= n
-    return out
-  }
 }
 
 // The lowest of @count pings on @connection, in ms (null when none came back).
