@@ -44,12 +44,10 @@ static char *self_bin;
 
 typedef struct
 {
-  char    *lab_id;
   char    *dir;
   FwdProc *procs[MAX_PROCS];
   GPid     pids[MAX_PROCS];
   guint    n_procs;
-  char   **env;
 } Lab;
 
 static void
@@ -69,8 +67,7 @@ lab_setup (Lab          *lab,
 
   memset (lab, 0, sizeof *lab);
   /* Our PID names the lab: runs side by side do not meet. */
-  lab->lab_id = g_strdup (lab_control_id ());
-  g_test_message ("lab %s (namespaces pl%s-*)", lab->lab_id, lab->lab_id);
+  g_test_message ("lab %s (namespaces pl%s-*)", lab_control_id (), lab_control_id ());
   lab->dir = g_dir_make_tmp ("punch-forward-lab-XXXXXX", &error);
   g_assert_no_error (error);
 }
@@ -96,7 +93,6 @@ lab_teardown (Lab          *lab,
     }
   g_rmdir (lab->dir);
   g_free (lab->dir);
-  g_free (lab->lab_id);
 }
 
 /* Runs @args on lab host @host ("lab exec" keeps the PID: it is the

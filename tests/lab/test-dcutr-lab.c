@@ -37,7 +37,6 @@ typedef struct
 {
   Proc *procs[MAX_PROCS];
   guint n_procs;
-  char *lab_id;
   gboolean up;
 } Lab;
 
@@ -60,17 +59,10 @@ static char *tmp_dir;
 static char *js_hook;
 static char *js_peer;
 
-static gboolean
-run_lab (Lab *lab, const char * const *args, GError **error)
-{
-  return lab_control_run (args, NULL, error);
-}
-
 static void
 lab_setup (Lab *lab, gconstpointer data)
 {
   memset (lab, 0, sizeof *lab);
-  lab->lab_id = g_strdup (lab_control_id ());
 }
 
 static void
@@ -112,9 +104,6 @@ proc_free (Proc *proc)
 static void
 lab_teardown (Lab *lab, gconstpointer data)
 {
-  const char *down[] = { "down", NULL };
-  g_autoptr (GError) error = NULL;
-
   for (guint i = 0; i < lab->n_procs; i++)
     {
       Proc *proc = lab->procs[i];
@@ -127,9 +116,7 @@ lab_teardown (Lab *lab, gconstpointer data)
       else
         proc_free (proc);
     }
-  if (!run_lab (lab, down, &error))
-    g_printerr ("# lab down failed: %s\n", error->message);
-  g_free (lab->lab_id);
+  lab_control_down ();
 }
 
 static void read_next_line (Proc *proc);
@@ -186,7 +173,7 @@ lab_spawn_full (Lab *lab, const char *host, PeerKind kind, const char * const *a
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   g_autoptr (GError) error = NULL;
-  g_autofree char *identity = g_strdup_printf ("%s/%s-%s.key", tmp_dir, lab->lab_id, host);
+  g_autofree char *identity = g_strdup_printf ("%s/%s-%s.key", tmp_dir, lab_control_id (), host);
   Proc *proc = g_new0 (Proc, 1);
   int out_fd;
   g_autoptr (GInputStream) raw = NULL;
@@ -352,7 +339,7 @@ run_scenario (Lab *lab, const Scenario *sc, Run *run, const char *dial_wait)
   JsonArray *addrs;
 
   memset (run, 0, sizeof *run);
-  if (!run_lab (lab, sc->nat_b != NULL ? up_pair : up_hairpin, &error))
+  if (!lab_control_run (sc->nat_b != NULL ? up_pair : up_hairpin, NULL, &error))
     {
       g_test_fail_printf ("%s", error->message);
       return FALSE;
